@@ -1,0 +1,37 @@
+"""Shared fixtures: every test gets its own HF cache and never reaches a real network."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def isolated_hub(tmp_path_factory, monkeypatch):
+    """A private HF cache and an endpoint that refuses connections (no stray network)."""
+    home = tmp_path_factory.mktemp("hf_home")
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("ZOO_REGISTRY", raising=False)
+    yield home
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins():
+    """Each test builds the catalog anew (env such as ZOO_REGISTRY may differ)."""
+    from zoo_core.plugins import reset_plugin_manager
+
+    reset_plugin_manager()
+    yield
+    reset_plugin_manager()

@@ -1,0 +1,4 @@
+"""`python -m zoo_core` runs the CLI."""
+from .cli import entry
+
+entry()
