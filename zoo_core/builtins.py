@@ -1,7 +1,10 @@
-"""The core's own plugin: data sets every family can use. Registered like any plugin."""
+"""The core's own plugin: data sets every family can use, the evaluators of `zoo eval` and the
+family of the zoo's feature extractors. Registered like any plugin."""
 from __future__ import annotations
 
 from .datasets import DatasetInfo
+from .evaluator import EvaluatorInfo
+from .family import Family
 from .hookspecs import hookimpl
 
 
@@ -11,7 +14,33 @@ def zoo_datasets() -> list[DatasetInfo]:
         DatasetInfo(
             name="digits",
             loader="zoo_core.data.digits:load_digits",
-            description="scikit-learn's 1,797 handwritten digits, 8x8 upsampled; 1,437 train / 360 test",
+            description="scikit-learn's 1,797 handwritten digits, 8x8 upsampled; 1,438 train / 359 test",
             license="CC BY 4.0 (UCI ML hand-written digits)",
         ),
     ]
+
+
+@hookimpl
+def zoo_families() -> list[Family]:
+    return [
+        Family(
+            name="feature-extractor",
+            model_class="zoo_core.evaluation.classifier:DomainClassifier",
+            tasks=("feature-extraction",),
+            description="a small classifier trained on a zoo data set; its features score samples offline",
+            trainer="zoo_core.evaluation.classifier:train",
+        ),
+    ]
+
+
+@hookimpl
+def zoo_evaluators() -> list[EvaluatorInfo]:
+    path = "zoo_core.evaluation.evaluators"
+    return [EvaluatorInfo(name=n, evaluator_class=f"{path}:{c}", description=d) for n, c, d in (
+        ("fid", "FID", "Fréchet distance of features (torch-fidelity)"),
+        ("kid", "KID", "kernel distance of features (torch-fidelity)"),
+        ("isc", "ISC", "Inception Score with the domain classifier (torch-fidelity)"),
+        ("prc", "PRC", "precision/recall (torch-fidelity) with density/coverage"),
+        ("nll", "NLL", "bits/dim on the held-out split, explicit-density models only"),
+        ("memorization", "Memorization", "near-copies of training images vs. the test baseline"),
+    )]

@@ -75,7 +75,7 @@ class PluginManager:
                           distribution="zoo-models", version=_version("zoo-models"))
         if not self._use_entry_points:
             return
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
             info = {
@@ -83,9 +83,13 @@ class PluginManager:
                 "distribution": dist.name if dist else "",
                 "version": dist.version if dist else "",
             }
-            if ep.name in seen:  # the same distribution seen twice on sys.path
+            if ep.name in seen:
+                if seen[ep.name] != info["distribution"]:  # not merely the same dist twice on sys.path
+                    self._records[ep.name].errors.append(
+                        f"entry point {ep.name!r} is also declared by {info['distribution']!r}; "
+                        f"kept {seen[ep.name]!r}'s")
                 continue
-            seen.add(ep.name)
+            seen[ep.name] = info["distribution"]
             try:
                 plugin = ep.load()
             except Exception as exc:

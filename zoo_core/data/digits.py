@@ -1,6 +1,6 @@
 """scikit-learn's digits (1,797 8x8 grey images, 0..16) as a torch data set.
 
-The split is fixed (a seeded permutation, 1,437 train / 360 test) so every model and metric
+The split is fixed (a seeded permutation, 1,438 train / 359 test) so every model and metric
 in the zoo sees the same held-out images.
 """
 from __future__ import annotations
