@@ -71,6 +71,16 @@ def test_list_info_pull_sample(zoo_env, capsys):
     assert run(capsys, "sample", "toy", "-n", "2", "-q")[0] == 0 and (zoo_env / "toy.png").exists()
 
 
+def test_sampler_options_as_flags(zoo_env, capsys):
+    assert run(capsys, "sample", "toy", "-n", "3", "--scale", "0", "-o", "flag.npz")[0] == 0
+    assert run(capsys, "sample", "toy", "-n", "3", "-O", "scale=0", "-o", "opt.npz")[0] == 0
+    assert run(capsys, "sample", "toy", "-n", "3", "--sampler", "zero", "-o", "zero.npz")[0] == 0
+    import numpy as np
+
+    flag, opt, zero = (np.load(zoo_env / f)["samples"] for f in ("flag.npz", "opt.npz", "zero.npz"))
+    assert np.array_equal(flag, opt) and np.allclose(flag, zero)
+
+
 def test_sample_pulls_first_and_plugins_report(zoo_env, capsys):
     assert run(capsys, "sample", "toy.tiny", "-n", "2", "-o", "x.png", "--sampler", "zero")[0] == 0
     code, out, _ = run(capsys, "plugins", "--json")
@@ -96,6 +106,10 @@ def test_sample_pulls_first_and_plugins_report(zoo_env, capsys):
     (["pull", "toy", "nope"], "unknown model 'nope'"),
     (["sample", "toy", "--no-pull"], "zoo pull"),
     (["frobnicate"], "No such command"),
+    (["sample", "toy", "--prompt", "a red circle"], "unconditional"),
+    (["sample", "toy", "--prompt-file", "missing.txt"], "cannot read prompt file"),
+    (["sample", "toy", "stray"], "unexpected argument 'stray'"),
+    (["sample", "toy", "--steps", "5"], "no option 'steps'"),
 ])
 def test_bad_input_one_line_and_no_output(zoo_env, capsys, args, fragment):
     code, _out, err = run(capsys, *args)

@@ -36,7 +36,8 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="zoo", tags=
     kind: ClassVar[str] = "image"
     value_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
     samplers: ClassVar[dict[str, type[Sampler]]] = {}
-    conditional: ClassVar[bool] = False
+    condition_kind: ClassVar[str | None] = None  # "text" (prompts) or "label" (class ids)
+    condition_required: ClassVar[bool] = False
     spec: ModelSpec | None = None
 
     # -- config ---------------------------------------------------------------------------
@@ -158,18 +159,31 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="zoo", tags=
         return Samples(data=data, kind=self.kind, value_range=self.value_range, conditions=conditions)
 
     def _conditions(self, n: int, condition: Sequence[Any] | Any) -> list[Any] | None:
+        """One condition per sample (a shorter list is cycled), or None."""
         if condition is None:
-            if self.conditional:
-                raise BadInputError(f"{self.family} is conditional: give a condition for each sample")
+            if self.condition_required:
+                what = "a prompt" if self.condition_kind == "text" else f"a {self.condition_kind}"
+                raise BadInputError(f"{self.family} is conditional: give {what} for the samples")
             return None
-        if not self.conditional:
-            raise BadInputError(f"{self.family} is unconditional and takes no condition")
+        if self.condition_kind is None:
+            raise BadInputError(f"{self.family} is unconditional and takes no prompt or label")
         if isinstance(condition, (list, tuple)):
             if len(condition) == 0:
                 raise BadInputError("the list of conditions is empty")
-            reps = -(-n // len(condition))
-            return (list(condition) * reps)[:n]
-        return [condition] * n
+            conditions = list(condition)
+        else:
+            conditions = [condition]
+        for c in conditions:
+            self.check_condition(c)
+        reps = -(-n // len(conditions))
+        return (conditions * reps)[:n]
+
+    def check_condition(self, condition: Any) -> None:
+        """Reject a condition this model cannot use; families refine (vocabulary, label range)."""
+        if self.condition_kind == "text" and (not isinstance(condition, str) or not condition.strip()):
+            raise BadInputError("a prompt must be non-empty text")
+        if self.condition_kind == "label" and (isinstance(condition, bool) or not isinstance(condition, int)):
+            raise BadInputError(f"a label must be an integer, got {condition!r}")
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Log-likelihood (nats) per example; only explicit-density families have it."""
