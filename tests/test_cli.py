@@ -165,3 +165,21 @@ def test_cli_start_does_not_import_torch(tmp_path):
             "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_push_then_pull_back_from_a_writable_server(zoo_env, capsys, tmp_path, monkeypatch):
+    from zoo_core.hub.server import HubServer
+    from zoo_core.hub.publish import repo_entry
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    with HubServer(remote, allow_write=True) as server:
+        code, out, err = run(capsys, "push", "toy", "--repo-id", "me/toy-copy", "--endpoint", server.url)
+        assert code == 0, err
+        pushed = remote / "me" / "toy-copy"
+        assert {p.name for p in pushed.iterdir()} == {"config.json", "model.safetensors", "README.md"}
+        assert repo_entry(pushed)["revision"] in out
+        # what went up is byte-identical to the catalog's files
+        assert repo_entry(pushed)["files"] == json.loads(run(capsys, "info", "toy", "--json")[1])["files"]
+    code, _, err = run(capsys, "push", "toy", "--repo-id", "me/x", "--endpoint", server.url)
+    assert code == 1 and one_error_line(err)

@@ -223,10 +223,24 @@ class HubServer:
                     raise _HubError(400, "pull requests are not supported by the zoo hub server")
                 handler = self._preupload if rest[0] == "preupload" else self._commit
                 return handler(h, repo_id, rest[1], body)
+        if method == "POST" and parts == ["api", "validate-yaml"]:
+            return self._validate_yaml(h, body)
         if method == "POST" and parts == ["api", "repos", "create"]:
             self._check_writable()
             return self._create(h, body)
         raise _HubError(404, f"not found: {method} {path}")
+
+    def _validate_yaml(self, h: _Handler, body: bytes) -> None:
+        """Check a model card's front matter, as the Hub does before an upload that has one."""
+        import yaml
+
+        try:
+            content = json.loads(body or b"{}").get("content", "")
+            if content.startswith("---"):
+                yaml.safe_load(content.split("---", 2)[1])
+        except (ValueError, yaml.YAMLError, AttributeError, IndexError) as exc:
+            return h.send_json({"errors": [{"message": f"invalid YAML front matter: {exc}"}]}, 400)
+        h.send_json({"errors": [], "warnings": []})
 
     def _check_writable(self) -> None:
         if not self.allow_write:
