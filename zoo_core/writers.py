@@ -11,6 +11,7 @@ import tempfile
 import wave
 from pathlib import Path
 
+from .atomic import write_bytes_atomic
 from .errors import BadInputError
 from .samples import Samples
 
@@ -58,17 +59,6 @@ def _existing_parent(path: Path) -> Path:
         if parent.exists():
             return parent
     return Path(".")
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _png_bytes(images01, nrow: int | None = None) -> bytes:
@@ -119,7 +109,7 @@ def write_samples(samples: Samples, path: Path, *, nrow: int | None = None) -> l
         written = []
         for i in range(len(samples)):
             target = path / f"{i:06d}{suffix}"
-            _atomic_bytes(target, _one(samples, i))
+            write_bytes_atomic(target, _one(samples, i))
             written.append(target)
         return written
     suffix = path.suffix.lower()
@@ -137,7 +127,7 @@ def write_samples(samples: Samples, path: Path, *, nrow: int | None = None) -> l
         data = _wav_bytes(torch.cat(list(samples.data)), samples.sample_rate or 16000)
     else:
         data = ("\n".join(_text(samples, i) for i in range(len(samples))) + "\n").encode()
-    _atomic_bytes(path, data)
+    write_bytes_atomic(path, data)
     return [path]
 
 

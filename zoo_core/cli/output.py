@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -47,13 +45,7 @@ def progress_bar(total: int, desc: str, enabled: bool):
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the whole new one, never half."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a text file atomically (see zoo_core.atomic)."""
+    from ..atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, text.encode("utf-8"))
