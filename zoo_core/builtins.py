@@ -17,6 +17,13 @@ def zoo_datasets() -> list[DatasetInfo]:
             description="scikit-learn's 1,797 handwritten digits, 8x8 upsampled; 1,438 train / 359 test",
             license="CC BY 4.0 (UCI ML hand-written digits)",
         ),
+        DatasetInfo(
+            name="shapes",
+            loader="zoo_core.data.shapes:load_shapes",
+            description=("procedural text-to-image scenes (v1.0): one or two coloured shapes on a background, "
+                         "64x64 RGB, 5 captions each, attribute labels; 8,000 train / 1,000 test"),
+            license="MIT (generated from a seed by zoo_core.data.shapes)",
+        ),
     ]
 
 
