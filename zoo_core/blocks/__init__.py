@@ -1,0 +1,20 @@
+"""Shared building blocks of the text-to-image families (GAN-INT-CLS, StackGAN, StackGAN++,
+AttnGAN, MirrorGAN), written once and imported by every plugin:
+
+- ``vocab``: tokenizer and vocabulary (AttnGAN's ``<end>``-padded word indices), OOV reporting,
+  and a class-refusing reader for the originals' ``captions.pickle``;
+- ``text_encoder``: the DAMSM bi-LSTM text encoder (AttnGAN ``RNN_ENCODER``);
+- ``image_encoder``: the DAMSM image encoder (AttnGAN ``CNN_ENCODER`` on Inception-v3) and a
+  small convolutional encoder for 64x64 shapes;
+- ``damsm``: the DAMSM word and sentence matching losses and R-precision;
+- ``damsm_model``: the trained encoder pair (text + image + vocabulary) as a saveable model;
+- ``conditioning``: conditioning augmentation (StackGAN ``CA_NET``) and its KL term;
+- ``attention``: word attention (AttnGAN ``GlobalAttentionGeneral`` and ``func_attention``);
+- ``upblocks``: GLU, up-sampling blocks, residual blocks and the first/last generator stages
+  (StackGAN++/AttnGAN ``upBlock``, ``ResBlock``, ``INIT_STAGE_G``, ``GET_IMAGE_G``);
+- ``downblocks``: the discriminators' down-sampling blocks (StackGAN++/AttnGAN);
+- ``attribute_classifier``: the shapes attribute classifier (caption accuracy, FID features).
+
+Module and attribute names follow the original code, so a converter maps an original state
+dict onto these modules key for key (see each class's docstring).
+"""
