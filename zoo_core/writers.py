@@ -126,9 +126,17 @@ def write_samples(samples: Samples, path: Path, *, nrow: int | None = None) -> l
 
         data = _wav_bytes(torch.cat(list(samples.data)), samples.sample_rate or 16000)
     else:
-        data = ("\n".join(_text(samples, i) for i in range(len(samples))) + "\n").encode()
+        data = (format_texts(samples) + "\n").encode()
     write_bytes_atomic(path, data)
     return [path]
+
+
+SEPARATOR = "\n" + "-" * 40 + "\n"
+
+
+def format_texts(samples: Samples) -> str:
+    """Text samples separated by a rule line, since one sample may span many lines."""
+    return SEPARATOR.join(_text(samples, i) for i in range(len(samples)))
 
 
 def _one(samples: Samples, i: int) -> bytes:

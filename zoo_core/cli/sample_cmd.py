@@ -8,6 +8,9 @@ import click
 from .output import progress_bar, show_progress
 
 
+DEFAULT_SUFFIX = {"image": ".png", "audio": ".wav"}
+
+
 def parse_options(pairs: tuple[str, ...], extra: list[str]) -> dict[str, str]:
     """Sampler options from `-O key=value` and from extra `--key value` / `--flag` words."""
     from ..errors import BadInputError
@@ -90,9 +93,7 @@ def sample_command(ctx: click.Context, name: str, n: int, seed: int, sampler: st
     from ..catalog import get_catalog
     from ..loading import is_model_dir
 
-    if output is None:
-        stem = Path(name).name if is_model_dir(name) else get_catalog().resolve(name).arch
-        output = Path(f"{stem}.png")
+    stem = Path(name).name if is_model_dir(name) else get_catalog().resolve(name).arch
 
     from ..loading import load, parse_device
     from ..writers import output_mode
@@ -100,13 +101,20 @@ def sample_command(ctx: click.Context, name: str, n: int, seed: int, sampler: st
     parse_device(device)  # fail on a bad device before any download
     progress = show_progress(quiet)
     model = load(name, device=device, pull=not no_pull, progress=progress)
-    output_mode(output, model.kind)  # fail on an unwritable output before sampling
+    to_stdout = output is None and model.kind in ("text", "sequence")  # text reads best inline
+    if output is None and not to_stdout:
+        output = Path(f"{stem}{DEFAULT_SUFFIX[model.kind]}")
+    if output is not None:
+        output_mode(output, model.kind)  # fail on an unwritable output before sampling
     strategy = model.get_sampler(sampler, **opts)
     with progress_bar(n, f"sampling {model.spec.name if model.spec else name}", progress) as bar:
         samples = model.sample(n, condition=conditions, sampler=strategy, generator=seed,
                                progress=bar.update)
-    from ..writers import write_samples
+    from ..writers import format_texts, write_samples
 
+    if to_stdout:
+        click.echo(format_texts(samples))
+        return
     written = write_samples(samples, output, nrow=nrow)
     if not quiet:
         where = written[0] if len(written) == 1 else f"{output}/ ({len(written)} files)"
