@@ -39,7 +39,7 @@ TRAINING: dict[str, Any] = {"optimizer": "sgd", "lr": 0.25, "momentum": 0.5, "an
 TRAINING_FOR: dict[str, dict[str, Any]] = {
     "paper": TRAINING,
     "small": {"optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "annealing": 0.99,
-              "batch_size": 100, "epochs": 100, "warmup_epochs": 10},
+              "batch_size": 100, "epochs": 300, "warmup_epochs": 10},
     "tiny": {"optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "annealing": 1.0,
              "batch_size": 8, "epochs": 1, "warmup_epochs": 0},
 }
