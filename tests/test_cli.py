@@ -183,3 +183,41 @@ def test_push_then_pull_back_from_a_writable_server(zoo_env, capsys, tmp_path, m
         assert repo_entry(pushed)["files"] == json.loads(run(capsys, "info", "toy", "--json")[1])["files"]
     code, _, err = run(capsys, "push", "toy", "--repo-id", "me/x", "--endpoint", server.url)
     assert code == 1 and one_error_line(err)
+
+
+def test_zoo_hub_serve_serves_a_mirror_to_zoo_pull(tmp_path):
+    """`zoo hub serve` in one process, `HF_ENDPOINT=... zoo pull` in another, no fallback."""
+    import os
+    import socket
+    import time
+
+    from zoo_core.hub.client import mirror_dir
+
+    from .conftest import closed_port
+
+    port = closed_port()
+    env = dict(os.environ)
+    server = subprocess.Popen([sys.executable, "-m", "zoo_core", "hub", "serve", str(mirror_dir()),
+                               "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        env.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", ZOO_MIRROR=str(tmp_path / "no-mirror"))
+        pull = subprocess.run([sys.executable, "-m", "zoo_core", "pull", "dcgan"], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert pull.returncode == 0, pull.stderr
+        assert "pulled dcgan.digits" in pull.stderr and "verified" in pull.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    # with the server gone and no mirror, the cached copy still loads with no network
+    env["HF_HUB_OFFLINE"] = "1"
+    again = subprocess.run([sys.executable, "-m", "zoo_core", "sample", "dcgan", "-n", "2", "-q",
+                            "-o", str(tmp_path / "x.png")], env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "x.png").exists()
