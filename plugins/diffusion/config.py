@@ -37,7 +37,7 @@ NCSN_PAPER: dict[str, Any] = {
     "sigma_end": 0.01, "steps_per_level": 100, "step_eps": 2e-5,
 }
 NCSN_SMALL: dict[str, Any] = {
-    "image_size": 16, "channels": 1, "ngf": 8, "num_classes": 10, "sigma_begin": 1.0,
+    "image_size": 16, "channels": 1, "ngf": 12, "num_classes": 10, "sigma_begin": 1.0,
     "sigma_end": 0.01, "steps_per_level": 100, "step_eps": 2e-5,
 }
 NCSN_TINY: dict[str, Any] = {
@@ -67,7 +67,7 @@ TRAINING_FOR: dict[str, dict[str, dict[str, Any]]] = {
     },
     "ncsn": {
         "paper": TRAINING["ncsn"],
-        "small": {**TRAINING["ncsn"], "batch_size": 32, "epochs": 30, "ema": 0.995},
+        "small": {**TRAINING["ncsn"], "batch_size": 32, "epochs": 32, "ema": 0.995},
         "tiny": {**TRAINING["ncsn"], "batch_size": 8, "epochs": 1},
     },
 }
