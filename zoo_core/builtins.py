@@ -37,6 +37,20 @@ def zoo_families() -> list[Family]:
             description="a small classifier trained on a zoo data set; its features score samples offline",
             trainer="zoo_core.evaluation.classifier:train",
         ),
+        Family(
+            name="shapes-classifier",
+            model_class="zoo_core.blocks.attribute_classifier:ShapesAttributeClassifier",
+            tasks=("feature-extraction",),
+            description="the shapes attribute classifier: caption accuracy and FID features of text-to-image models",
+        ),
+        Family(
+            name="damsm",
+            model_class="zoo_core.blocks.damsm_model:DAMSMEncoders",
+            tasks=("text-image-matching",),
+            description="DAMSM text and image encoders (AttnGAN): R-precision, and the text encoder of the "
+                        "text-to-image families",
+            paper="https://arxiv.org/abs/1711.10485",
+        ),
     ]
 
 

@@ -113,19 +113,31 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="zoo", tags=
     def sample(self, n: int, *, condition: Sequence[Any] | Any = None,
                sampler: str | Sampler | None = None,
                generator: int | torch.Generator | Sequence[torch.Generator] | None = None,
-               progress: Any = None, **options: Any) -> Samples:
+               progress: Any = None, prompt: Sequence[str] | str | None = None,
+               label: Sequence[int] | int | None = None, **options: Any) -> Samples:
         """Draw `n` samples.
 
+        ``prompt`` (text models) and ``label`` (class-conditional models) are the condition
+        under its usual name; a shorter list is cycled over the samples.
         ``generator`` may be an int seed (sample i then depends only on (seed, i), drawn in
         fixed batches of 16), a torch.Generator, or one generator per sample.
         ``progress`` is an optional callable taking the number of samples just finished.
         """
         if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
             raise BadInputError(f"the number of samples must be a positive integer, got {n!r}")
+        given = [c for c in (condition, prompt, label) if c is not None]
+        if len(given) > 1:
+            raise BadInputError("give one of condition=, prompt= or label=")
+        condition = given[0] if given else None
+        if prompt is not None and self.condition_kind not in (None, "text"):
+            raise BadInputError(f"{self.family} takes a {self.condition_kind}, not a prompt")
+        if label is not None and self.condition_kind not in (None, "label"):
+            raise BadInputError(f"{self.family} takes a {self.condition_kind}, not a label")
         strategy = self.get_sampler(sampler, **options)
         conditions = self._conditions(n, condition)
         was_training = self.training
         self.eval()
+        extras: list[dict[str, Any]] = []
         try:
             if isinstance(generator, int) and not isinstance(generator, bool):
                 parts = []
@@ -135,10 +147,12 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="zoo", tags=
                     if conditions is not None:
                         cond = conditions[start:start + CHUNK]
                         cond = cond + [cond[-1]] * (CHUNK - len(cond))  # pad: batch is fixed
-                    data = strategy(self, CHUNK, rng, cond)
-                    parts.append(data[: min(CHUNK, n - start)])
+                    data, extra = _split_extras(strategy(self, CHUNK, rng, cond))
+                    keep = min(CHUNK, n - start)
+                    parts.append(data[:keep])
+                    extras.append({k: v[:keep] for k, v in extra.items()})
                     if progress:
-                        progress(min(CHUNK, n - start))
+                        progress(keep)
                 data = torch.cat(parts)
             else:
                 if isinstance(generator, (list, tuple)):
@@ -147,12 +161,15 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="zoo", tags=
                     rng = SampleRNG(generator, self.device)
                 else:
                     rng = SampleRNG.shared(generator, n, self.device)
-                data = strategy(self, n, rng, conditions)
+                data, extra = _split_extras(strategy(self, n, rng, conditions))
+                extras.append(extra)
                 if progress:
                     progress(n)
         finally:
             self.train(was_training)
-        return self.wrap_samples(data.detach().cpu(), conditions)
+        samples = self.wrap_samples(data.detach().cpu(), conditions)
+        samples.extras.update(_join_extras(extras))
+        return samples
 
     def wrap_samples(self, data: torch.Tensor, conditions: list[Any] | None) -> Samples:
         """Package raw sampler output; text families override to decode."""
@@ -192,6 +209,25 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="zoo", tags=
     @property
     def has_log_prob(self) -> bool:
         return type(self).log_prob is not GenerativeModel.log_prob
+
+
+def _split_extras(output: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """A sampler returns a tensor, or (tensor, extras) with per-sample extras (attention maps)."""
+    if isinstance(output, tuple):
+        data, extra = output
+        return data, dict(extra)
+    return output, {}
+
+
+def _join_extras(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    joined: dict[str, Any] = {}
+    for key in chunks[0] if chunks else ():
+        values = [c[key] for c in chunks]
+        if isinstance(values[0], torch.Tensor):
+            joined[key] = torch.cat([v.detach().cpu() for v in values])
+        else:
+            joined[key] = [item for v in values for item in v]
+    return joined
 
 
 def read_family(model_dir: Path) -> str:

@@ -20,14 +20,16 @@ def sample_seed(seed: int, index: int) -> int:
 class SampleRNG:
     """One torch.Generator per sample; every draw has a leading per-sample dimension."""
 
-    def __init__(self, generators: Sequence[torch.Generator], device: torch.device | str = "cpu") -> None:
+    def __init__(self, generators: Sequence[torch.Generator], device: torch.device | str = "cpu",
+                 start: int = 0) -> None:
         self.generators = list(generators)
         self.device = torch.device(device)
+        self.start = start  # index of the first sample in the run (samplers reading per-index inputs)
 
     @classmethod
     def from_seed(cls, seed: int, start: int, n: int, device: torch.device | str = "cpu") -> "SampleRNG":
         gens = [torch.Generator().manual_seed(sample_seed(seed, i)) for i in range(start, start + n)]
-        return cls(gens, device)
+        return cls(gens, device, start)
 
     @classmethod
     def shared(cls, generator: torch.Generator | None, n: int, device: torch.device | str = "cpu") -> "SampleRNG":

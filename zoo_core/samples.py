@@ -15,6 +15,8 @@ class Samples:
 
     ``data`` is (n, C, H, W) for images in ``value_range``, (n, T) in [-1, 1] for audio,
     (n, T) token ids for sequences; ``texts`` holds decoded text for text models.
+    ``extras`` holds per-sample by-products a sampler returned (first dimension n), e.g.
+    "attention": (n, T, 3, H, W) per-word attention maps in [0, 1].
     """
 
     data: torch.Tensor
@@ -40,6 +42,7 @@ class Samples:
             data=self.data[index],
             conditions=self.conditions[index] if self.conditions is not None else None,
             texts=self.texts[index] if self.texts is not None else None,
+            extras={k: v[index] for k, v in self.extras.items()},
         )
 
     def images01(self) -> torch.Tensor:

@@ -131,6 +131,20 @@ def write_samples(samples: Samples, path: Path, *, nrow: int | None = None) -> l
     return [path]
 
 
+def write_extras(samples: Samples, output: Path) -> list[Path]:
+    """Image-like extras (n, k, C, H, W), e.g. attention maps, as one grid each: a row per
+    sample, next to the samples' file (``out.attention.png``) or inside their folder."""
+    written = []
+    for key, value in samples.extras.items():
+        if not (hasattr(value, "dim") and value.dim() == 5):
+            continue
+        n, k = value.shape[:2]
+        target = output / f"{key}.png" if output.is_dir() else output.with_name(f"{output.stem}.{key}.png")
+        write_bytes_atomic(target, _png_bytes(value.reshape(n * k, *value.shape[2:]).float().clamp(0, 1), k))
+        written.append(target)
+    return written
+
+
 SEPARATOR = "\n" + "-" * 40 + "\n"
 
 

@@ -8,6 +8,7 @@ import click
 
 from ..errors import ZooError
 from .catalog_cmds import info_command, list_command, plugins_command
+from .convert_cmd import convert_command
 from .hub_cmds import cache_group, hub_group, pull_command, push_command
 from .pip_cmds import install_command, uninstall_command
 from .sample_cmd import sample_command
@@ -26,7 +27,7 @@ def cli() -> None:
 
 
 for command in (list_command, info_command, pull_command, sample_command, plugins_command,
-                cache_group, install_command, uninstall_command, push_command, hub_group):
+                cache_group, install_command, uninstall_command, push_command, hub_group, convert_command):
     cli.add_command(command)
 
 

@@ -110,12 +110,15 @@ def sample_command(ctx: click.Context, name: str, n: int, seed: int, sampler: st
     with progress_bar(n, f"sampling {model.spec.name if model.spec else name}", progress) as bar:
         samples = model.sample(n, condition=conditions, sampler=strategy, generator=seed,
                                progress=bar.update)
-    from ..writers import format_texts, write_samples
+    from ..writers import format_texts, write_extras, write_samples
 
     if to_stdout:
         click.echo(format_texts(samples))
         return
     written = write_samples(samples, output, nrow=nrow)
+    extras = write_extras(samples, output)
     if not quiet:
         where = written[0] if len(written) == 1 else f"{output}/ ({len(written)} files)"
         click.echo(f"wrote {n} samples to {where}", err=True)
+        for path in extras:
+            click.echo(f"wrote {path} (a row per sample, a column per word)", err=True)
