@@ -64,4 +64,7 @@ def zoo_evaluators() -> list[EvaluatorInfo]:
         ("prc", "PRC", "precision/recall (torch-fidelity) with density/coverage"),
         ("nll", "NLL", "bits/dim on the held-out split, explicit-density models only"),
         ("memorization", "Memorization", "near-copies of training images vs. the test baseline"),
+    )] + [EvaluatorInfo(name=n, evaluator_class=f"zoo_core.evaluation.text_image:{c}", description=d) for n, c, d in (
+        ("r_precision", "RPrecision", "DAMSM R-precision of text-to-image samples, 1 true caption among 100"),
+        ("caption_accuracy", "CaptionAccuracy", "attribute classifier agrees with every attribute the prompt states"),
     )]

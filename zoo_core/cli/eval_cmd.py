@@ -13,7 +13,7 @@ from .output import print_json, print_table, show_progress, write_text_atomic
 ORDER = ("fid", "kid", "kid_std", "isc", "isc_std", "prc_precision", "prc_recall", "prc_f_score",
          "prc_density", "prc_coverage", "nll_bits_per_dim", "nll_bits_per_dim_se", "nll_bound_bits_per_dim",
          "nll_bound_bits_per_dim_se", "memorization_near_copy_fraction", "memorization_near_copy_fraction_real",
-         "memorization_nn_distance_ratio")
+         "memorization_nn_distance_ratio", "r_precision", "r_precision_std", "caption_accuracy")
 
 
 @click.command("eval")
@@ -35,6 +35,10 @@ ORDER = ("fid", "kid", "kid_std", "isc", "isc_std", "prc_precision", "prc_recall
 @click.option("--sampler", default=None, help="Sampler name; default: the family's first.")
 @click.option("-O", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Sampler option, repeatable, e.g. -O threshold=0.7.")
+@click.option("--prompt", "prompts", multiple=True,
+              help="Prompts for a text-to-image model, repeatable (default: the data set's test captions).")
+@click.option("--label", "labels", type=int, multiple=True,
+              help="Labels for a class-conditional model, repeatable (default: the test split's labels).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or mps.")
 @click.option("--no-cache", is_flag=True, help="Recompute reference features instead of using the cache.")
 @click.option("--no-pull", is_flag=True, help="Fail instead of downloading missing weights.")
@@ -43,7 +47,7 @@ ORDER = ("fid", "kid", "kid_std", "isc", "isc_std", "prc_precision", "prc_recall
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def eval_command(name: str, metrics: str | None, num_samples: int | None, seed: int, reference: str | None,
                  feature_extractor: str | None, feature_extractor_weights: Path | None, sampler: str | None,
-                 options: tuple[str, ...], device: str, no_cache: bool, no_pull: bool, as_json: bool, output: Path | None,
+                 options: tuple[str, ...], prompts: tuple[str, ...], labels: tuple[int, ...], device: str, no_cache: bool, no_pull: bool, as_json: bool, output: Path | None,
                  quiet: bool) -> None:
     """Score model NAME (a catalog name or a model folder) with offline metrics.
 
@@ -53,7 +57,7 @@ def eval_command(name: str, metrics: str | None, num_samples: int | None, seed: 
     zoo eval real:digits:test          the real-data floor (test split vs train split)
     """
     from ..errors import BadInputError
-    from .sample_cmd import parse_options
+    from .sample_cmd import parse_options, read_conditions
 
     if num_samples is not None and num_samples <= 0:
         raise BadInputError(f"--num-samples must be a positive number, got {num_samples}")
@@ -76,7 +80,7 @@ def eval_command(name: str, metrics: str | None, num_samples: int | None, seed: 
     report = evaluate(target, metrics, num_samples, seed, reference,
                       feature_extractor, str(feature_extractor_weights) if feature_extractor_weights else None,
                       device, progress, sampler=sampler, sampler_options=parse_options(options, []),
-                      cache=not no_cache, pull=not no_pull)
+                      cache=not no_cache, pull=not no_pull, condition=read_conditions(prompts, None, labels))
     if output is not None:
         write_text_atomic(output, json.dumps(report, indent=2) + "\n")
     if as_json:
@@ -102,6 +106,8 @@ def show_report(report: dict[str, Any], output: Path | None) -> None:
     if ext:
         lines.append(f"extractor {ext['name']} (weights sha256 {ext['weights_sha256'][:12]}), "
                      f"resize: {p.get('images', {}).get('resize', '-')}")
+    if p.get("conditions"):
+        lines.append(f"conditions: {p['conditions']['source']} ({p['conditions']['count']})")
     for key, reason in (p.get("not_applicable") or {}).items():
         lines.append(f"not applicable: {key} ({reason})")
     for w in p.get("warnings") or []:

@@ -55,6 +55,29 @@ class RealData:
         self.name = f"{dataset}:{split}"
 
 
+def reference_conditions(kind: str | None, dataset: str, split: str) -> tuple[list[Any], str]:
+    """Conditions like the data's: (list, description). Text: for every caption slot k, the k-th
+    caption of each image in order; labels: the labels in order."""
+    from ..datasets import load_dataset
+
+    if kind == "text":
+        try:
+            _, captions = load_dataset(dataset, split, with_captions=True)
+        except TypeError:
+            raise BadInputError(f"{dataset} has no captions to condition a text-to-image model on; "
+                                f"pass prompts or --reference a captioned data set") from None
+        k = max(len(c) for c in captions)
+        return ([c[j % len(c)] for j in range(k) for c in captions],
+                f"{dataset}:{split} captions (caption k of image i for sample k*N+i)")
+    if kind == "label":
+        try:
+            _, labels = load_dataset(dataset, split, with_labels=True)
+        except TypeError:
+            raise BadInputError(f"{dataset} has no labels to condition this model on; pass --label") from None
+        return [int(v) for v in labels], f"{dataset}:{split} labels, in order"
+    raise BadInputError(f"this model needs a {kind} condition and zoo eval cannot derive one; pass it")
+
+
 @dataclass
 class EvalContext:
     model: Any
@@ -86,19 +109,33 @@ class EvalContext:
         def probe() -> tuple[int, ...]:
             if isinstance(self.model, RealData):
                 return tuple(self.model.images01.shape[1:])
+            conds = self.conditions()
             s = self.model.sample(1, generator=0, sampler=self.settings.sampler,
-                                  condition=self._condition_list(1))
+                                  condition=None if conds is None else conds[:1])
             if s.kind != "image" or s.data.dim() != 4:
                 raise BadInputError(f"image metrics need image samples; this model gives {s.kind}")
             return tuple(s.data.shape[1:])
         return self._once("shape", probe)
 
-    def _condition_list(self, n: int) -> Any:
-        cond = self.settings.condition
-        if cond is None:
-            return None
-        conds = list(cond) if isinstance(cond, (list, tuple)) else [cond]
-        return [conds[i % len(conds)] for i in range(n)]
+    def conditions(self) -> list[Any] | None:
+        """The conditions of the run, cycled over the samples (sample i gets item i % len).
+
+        Given ones (``Settings.condition``) are used as they are. A model that needs a
+        condition and got none is conditioned like the data: the test split's captions
+        (text models: caption k of every image in turn) or labels (class-conditional models).
+        """
+        def make() -> list[Any] | None:
+            cond = self.settings.condition
+            if cond is not None:
+                conds = list(cond) if isinstance(cond, (list, tuple)) else [cond]
+                self.record["conditions"] = {"source": "given", "count": len(conds)}
+                return conds
+            if isinstance(self.model, RealData) or not getattr(self.model, "condition_required", False):
+                return None
+            conds, source = reference_conditions(self.model.condition_kind, self.settings.dataset, "test")
+            self.record["conditions"] = {"source": source, "count": len(conds)}
+            return conds
+        return self._once("conditions", make)
 
     def data(self, split: str) -> torch.Tensor:
         """A split of the reference data set in [0, 1] at the model's resolution."""
@@ -152,7 +189,7 @@ class EvalContext:
     # -- samples and metrics -----------------------------------------------------------------
     def _generator(self, update: Callable[[int], Any]) -> fidelity.ZooGenerator:
         source = self.model.images01 if isinstance(self.model, RealData) else self.model
-        return fidelity.ZooGenerator(source, sampler=self.settings.sampler, condition=self.settings.condition,
+        return fidelity.ZooGenerator(source, sampler=self.settings.sampler, condition=self.conditions(),
                                      keep=self.keep_samples, progress=update)
 
     def fidelity(self) -> dict[str, float]:

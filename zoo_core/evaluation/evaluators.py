@@ -105,8 +105,8 @@ class NLL(Evaluator):
         data = context.data("test")
         with context.bar(len(data), "log-likelihood") as update:
             out = bits_per_dim(model, data, progress=update)
-        space = "continuous density over pixels scaled to [0, 1]"
-        if getattr(model, "likelihood", None) == "bernoulli":
+        space = getattr(model, "likelihood_space", None) or "continuous density over pixels scaled to [0, 1]"
+        if getattr(model, "likelihood", None) == "bernoulli" and not getattr(model, "likelihood_space", None):
             space = ("Bernoulli likelihood of grey values in [0, 1] (cross-entropy; a discrete model's "
                      "likelihood, not a density over [0, 1])")
         context.record["nll"] = {"dataset": context.settings.dataset, "split": "test", "examples": len(data),

@@ -83,7 +83,7 @@ def protocol(*, model: Any, settings: Any, context: Any, metrics: list[str], not
         ext = context.extractor()
         out["feature_extractor"] = ext.record()
         out["images"] = image_record(context.sample_shape, ext)
-    for key in ("settings", "nll", "memorization"):
+    for key in ("settings", "conditions", "nll", "memorization", "r_precision", "caption_accuracy"):
         if key in rec:
             out[key] = rec[key]
     if not_applicable:
