@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     "rbm": {
         # Salakhutdinov & Murray 2008 / Hinton 2002: 784-500 on MNIST
@@ -78,13 +80,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 def get_config(family: str, name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[family][name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown {family} config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS[family])}") from None
+    return pick_config(family, CONFIGS.get(family, {}), name_or_config)
 
 
 def get_recipe(family: str, name_or_config: str | dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # The paper's LSUN bedrooms model (Fig. 1): z (100) -> 4x4x1024 -> 8x8x512 -> 16x16x256
 # -> 32x32x128 -> 64x64x3.
 PAPER: dict[str, Any] = {"image_size": 64, "channels": 3, "nz": 100, "ngf": 128, "ndf": 128}
@@ -31,10 +33,4 @@ TRAINING_FOR: dict[str, dict[str, Any]] = {
 
 def get_config(name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown dcgan config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS)}") from None
+    return pick_config("dcgan", CONFIGS, name_or_config)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # --- DDPM (Ho, Jain & Abbeel 2020) ------------------------------------------------------------
 # CIFAR-10 (Appendix B): ch 128, multipliers (1, 2, 2, 2), 2 ResBlocks per resolution,
 # self-attention at 16x16, dropout 0.1, T = 1000, linear betas 1e-4 -> 0.02: 35.7M parameters.
@@ -75,13 +77,7 @@ TRAINING_FOR: dict[str, dict[str, dict[str, Any]]] = {
 
 def get_config(family: str, name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config of `family` ("ddpm" or "ncsn"), or of the dict given."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[family][name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown {family} config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS[family])}") from None
+    return pick_config(family, CONFIGS.get(family, {}), name_or_config)
 
 
 def get_recipe(family: str, config: str | dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # The paper's CIFAR-10 model (Du & Mordatch 2019, appendix, "ResNet32"): a 3x3 conv with 128
 # filters, then residual blocks [128 down, 128, 256 down, 256, 256 down, 256], ReLU, global sum
 # pooling and a dense layer to one energy; spectral norm on every layer, LeakyReLU. Langevin:
@@ -54,10 +56,4 @@ TRAINING_FOR: dict[str, dict[str, Any]] = {
 
 def get_config(name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown ebm config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS)}") from None
+    return pick_config("ebm", CONFIGS, name_or_config)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     "realnvp": {
         # Dinh et al. (2017) sec. 4.1: CIFAR-10 with 8 residual blocks of 64 feature maps,
@@ -64,13 +66,7 @@ TINY_TRAINING: dict[str, Any] = {"batch_size": 8, "epochs": 1, "warmup_steps": 0
 
 def get_config(family: str, name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config of `family` (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[family][name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown {family} config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS.get(family, {}))}") from None
+    return pick_config(family, CONFIGS.get(family, {}), name_or_config)
 
 
 def get_training(family: str, name_or_config: str | dict[str, Any]) -> dict[str, Any]:

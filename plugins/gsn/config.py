@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # The paper's MNIST model (Bengio et al. 2014, section 4; the authors' run_dsn.py): two tanh
 # hidden layers of 1500 units, salt-and-pepper input noise 0.4, Gaussian noise of std 2 added
 # before and after the non-linearity of every hidden layer but the one next to x, 4 walkback steps,
@@ -47,10 +49,4 @@ TRAINING_FOR: dict[str, dict[str, Any]] = {
 
 def get_config(name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown gsn config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS)}") from None
+    return pick_config("gsn", CONFIGS, name_or_config)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # The paper's MNIST model (section 5, appendix C): one tanh hidden layer of 500 units in both
 # encoder and decoder, a 20-d latent, a Bernoulli decoder, 28x28 inputs.
 PAPER: dict[str, Any] = {"image_size": 28, "channels": 1, "hidden": 500, "latent": 20,
@@ -31,10 +33,4 @@ TRAINING_FOR: dict[str, dict[str, Any]] = {
 
 def get_config(name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown vae config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS)}") from None
+    return pick_config("vae", CONFIGS, name_or_config)

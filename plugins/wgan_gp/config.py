@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # The paper's CIFAR-10 DCGAN-style model (its released gan_cifar.py, DIM = 128):
 # z (128) -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x3; critic 3 -> 128 -> 256 -> 512 -> 1.
 # The paper recommends layer normalisation in the critic as a drop-in for batch norm.
@@ -40,10 +42,4 @@ TRAINING_FOR: dict[str, dict[str, Any]] = {
 
 def get_config(name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown wgan-gp config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS)}") from None
+    return pick_config("wgan-gp", CONFIGS, name_or_config)
