@@ -7,12 +7,13 @@ scripts/train.py saves next to the weights and scripts/publish.py puts in the mo
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from zoo_core.training import EpochMeter, setup
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import DCGAN
@@ -52,15 +53,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``data`` is (N, C, H, W) in [0, 1]; by default the digits train split at the config's size.
     ``max_steps`` stops early (tests).
     """
-    if threads:
-        torch.set_num_threads(threads)
     cfg = get_config(config)
     hp = TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]
     lr = lr or hp["lr"]
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = setup(seed, threads)
 
     if data is None:
         from zoo_core.data.digits import load_digits
@@ -76,15 +74,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     opt_g = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
 
-    history: list[dict[str, float]] = []
     step = 0
-    start = time.perf_counter()
+    meter = EpochMeter("loss_d", "loss_g", "d_real", "d_fake", log=log,
+                       line="loss_d {loss_d:.3f}  loss_g {loss_g:.3f}  D(x) {d_real:.2f}  D(G(z)) {d_fake:.2f}")
     model.train()
     disc.train()
     for epoch in range(epochs):
         perm = torch.randperm(len(real_all), generator=gen)
-        sums = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0}
-        count = 0
         # full batches only (batch-norm statistics of a ragged last batch are noisy); a data set
         # smaller than one batch is used whole
         last_start = max(len(perm) - batch_size, 0)
@@ -110,27 +106,19 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             loss_g.backward()
             opt_g.step()
 
-            sums["loss_d"] += loss_d.item()
-            sums["loss_g"] += loss_g.item()
-            sums["d_real"] += torch.sigmoid(logit_real).mean().item()
-            sums["d_fake"] += torch.sigmoid(logit_fake).mean().item()
-            count += 1
+            meter.add(loss_d=loss_d.item(), loss_g=loss_g.item(),
+                      d_real=torch.sigmoid(logit_real).mean().item(),
+                      d_fake=torch.sigmoid(logit_fake).mean().item())
             step += 1
             if max_steps is not None and step >= max_steps:
                 break
-        row = {"epoch": epoch + 1, **{k: round(v / max(count, 1), 4) for k, v in sums.items()},
-               "seconds": round(time.perf_counter() - start, 1)}
-        history.append(row)
-        if log:
-            log(f"epoch {row['epoch']:3d}  loss_d {row['loss_d']:.3f}  loss_g {row['loss_g']:.3f}  "
-                f"D(x) {row['d_real']:.2f}  D(G(z)) {row['d_fake']:.2f}  {row['seconds']:.0f}s")
+        meter.end_epoch(epoch + 1)
         if max_steps is not None and step >= max_steps:
             break
 
     recalibrate_batchnorm(model, generator=gen)
     model.eval()
-    wall = time.perf_counter() - start
-    last = history[-1] if history else {}
+    wall, last = meter.wall_s, meter.last
     report: dict[str, Any] = {
         "family": "dcgan",
         "config": cfg,
@@ -139,7 +127,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "objective": "GAN minimax with the non-saturating generator loss (BCE on logits)",
             "optimizer": f"Adam lr {lr:g}, betas {betas} for both networks",
             "batch_size": batch_size,
-            "epochs": len(history),
+            "epochs": len(meter.history),
             "steps": step,
             "seed": seed,
             "discriminator_parameters": sum(p.numel() for p in disc.parameters()),
@@ -148,7 +136,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         },
         "wall_time_s": round(wall, 1),
         "final": {k: last[k] for k in ("loss_d", "loss_g", "d_real", "d_fake") if k in last},
-        "history": history,
+        "history": meter.history,
         "metrics": {},
     }
     return model, report

@@ -8,10 +8,11 @@ like every zoo trainer, so `python scripts/train.py ddpm --config small --out ru
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any, Callable
 
 import torch
+
+from zoo_core.training import EpochMeter, setup
 
 from .config import get_config, get_recipe
 
@@ -19,15 +20,12 @@ from .config import get_config, get_recipe
 def _fit(family: str, config: str | dict[str, Any], *, epochs: int | None, seed: int,
          data: torch.Tensor | None, batch_size: int | None, lr: float | None, max_steps: int | None,
          threads: int | None, device: str, log: Callable[[str], None] | None):
-    if threads:
-        torch.set_num_threads(threads)
     cfg = get_config(family, config)
     recipe = get_recipe(family, config)
     epochs = recipe["epochs"] if epochs is None else epochs
     batch_size = batch_size or recipe["batch_size"]
     lr = lr or recipe["lr"]
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = setup(seed, threads)
 
     if data is None:
         from zoo_core.data.digits import load_digits
@@ -48,13 +46,11 @@ def _fit(family: str, config: str | dict[str, Any], *, epochs: int | None, seed:
     ema = copy.deepcopy(model).eval() if recipe["ema"] else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
 
-    history: list[dict[str, float]] = []
     step, done = 0, False
-    start, cpu_start = time.perf_counter(), time.process_time()
+    meter = EpochMeter("loss", digits=5, log=log, every=5, epochs=epochs, line="loss {loss:.4f}")
     model.train()
     for epoch in range(epochs):
         perm = torch.randperm(len(x_all), generator=gen)
-        total, count = 0.0, 0
         for i in range(0, max(len(perm) - batch_size + 1, 1), batch_size):
             if recipe["warmup"]:
                 for group in opt.param_groups:
@@ -69,17 +65,12 @@ def _fit(family: str, config: str | dict[str, Any], *, epochs: int | None, seed:
                 with torch.no_grad():
                     for pe, p in zip(ema.parameters(), model.parameters()):
                         pe.lerp_(p, 1 - recipe["ema"])
-            total += loss.item()
-            count += 1
+            meter.add(loss=loss.item())
             step += 1
             if max_steps is not None and step >= max_steps:
                 done = True
                 break
-        row = {"epoch": epoch + 1, "loss": round(total / max(count, 1), 5),
-               "seconds": round(time.perf_counter() - start, 1)}
-        history.append(row)
-        if log and (epoch % 5 == 4 or epoch == epochs - 1 or done):
-            log(f"epoch {row['epoch']:3d}  step {step:5d}  loss {row['loss']:.4f}  {row['seconds']:.0f}s")
+        meter.end_epoch(epoch + 1, final=done)
         if done:
             break
 
@@ -98,15 +89,15 @@ def _fit(family: str, config: str | dict[str, Any], *, epochs: int | None, seed:
                           + (f", gradient norm clipped at {recipe['grad_clip']:g}" if recipe["grad_clip"] else "")),
             "ema": f"weights are an EMA with decay {recipe['ema']}" if ema is not None else "none",
             "batch_size": batch_size,
-            "epochs": len(history),
+            "epochs": len(meter.history),
             "steps": step,
             "seed": seed,
             "device": f"{device}, {torch.get_num_threads()} threads",
-            "cpu_time_s": round(time.process_time() - cpu_start, 1),
+            "cpu_time_s": round(meter.cpu_s, 1),
         },
-        "wall_time_s": round(time.perf_counter() - start, 1),
-        "final": {"loss": history[-1]["loss"]} if history else {},
-        "history": history,
+        "wall_time_s": round(meter.wall_s, 1),
+        "final": {"loss": meter.last["loss"]} if meter.history else {},
+        "history": meter.history,
         "metrics": {},
     }
     return final, report

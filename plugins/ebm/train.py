@@ -10,13 +10,14 @@ with Adam. The negatives carry no gradient to the energy's parameters.
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 import torch
 
-from .config import TRAINING, TRAINING_FOR, get_config
 from zoo_core.rng import SampleRNG
+from zoo_core.training import EpochMeter, setup
+
+from .config import TRAINING, TRAINING_FOR, get_config
 
 from .langevin import LangevinSampler, ReplayBuffer, langevin
 from .model import EBM
@@ -64,8 +65,6 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           device: str = "cpu", log: Callable[[str], None] | None = print,
           recipe: dict[str, Any] | None = None) -> tuple[EBM, dict[str, Any]]:
     """Train the energy on `data` ((N, C, H, W) in [0, 1]; default: digits train split)."""
-    if threads:
-        torch.set_num_threads(threads)
     cfg = get_config(config)
     recipe = {**(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING),
               **(recipe or {})}  # overrides of the named recipe
@@ -73,8 +72,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     batch_size = batch_size or recipe["batch_size"]
     lr = lr or recipe["lr"]
     alpha, k_steps = recipe["alpha"], recipe["train_steps"]
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = setup(seed, threads)
 
     test = None
     if data is None:
@@ -94,15 +92,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     mcmc = {"step_size": model.step_size, "noise": model.noise, "grad_clip": model.grad_clip,
             "value_range": model.value_range, "generator": gen}
 
-    history: list[dict[str, float]] = []
     step = 0
-    start, cpu_start = time.perf_counter(), time.process_time()
+    meter = EpochMeter("loss", "e_pos", "e_neg", log=log,
+                       line="loss {loss:.4f}  E(x+) {e_pos:.4f}  E(x-) {e_neg:.4f}")
     model.train()
     b = min(batch_size, len(data))
     for epoch in range(epochs):
         perm = torch.randperm(len(data), generator=gen)
-        sums = {"loss": 0.0, "e_pos": 0.0, "e_neg": 0.0}
-        count = 0
         for i in range(0, len(perm) - b + 1, b):
             x_pos = data[perm[i:i + b]]
             x_neg, slots = buffer.sample(b)
@@ -113,22 +109,14 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sums["loss"] += loss.item()
-            sums["e_pos"] += e_pos.mean().item()
-            sums["e_neg"] += e_neg.mean().item()
-            count += 1
+            meter.add(loss=loss.item(), e_pos=e_pos.mean().item(), e_neg=e_neg.mean().item())
             step += 1
             if max_steps is not None and step >= max_steps:
                 break
-        row = {"epoch": epoch + 1, **{k: round(v / max(count, 1), 4) for k, v in sums.items()},
-               "seconds": round(time.perf_counter() - start, 1)}
-        history.append(row)
-        if log:
-            log(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  E(x+) {row['e_pos']:.4f}  "
-                f"E(x-) {row['e_neg']:.4f}  {row['seconds']:.0f}s")
+        meter.end_epoch(epoch + 1)
         if max_steps is not None and step >= max_steps:
             break
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    wall, cpu = meter.wall_s, meter.cpu_s
     model.eval()
 
     metrics: dict[str, Any] = {}
@@ -137,7 +125,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         metrics = {f"test_{k}": v for k, v in ev.items()}
         if log:
             log(f"test: {ev}")
-    last = history[-1] if history else {}
+    last = meter.last
     report: dict[str, Any] = {
         "family": "ebm",
         "config": cfg,
@@ -156,7 +144,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                               f"data loader makes the {model.image_size}x{model.image_size} digits"
                               if model.energy_size < model.image_size else "")),
             "batch_size": b,
-            "epochs": len(history),
+            "epochs": len(meter.history),
             "steps": step,
             "seed": seed,
             "device": f"{device}, {torch.get_num_threads()} threads, {cpu:.0f} s of CPU time",
@@ -164,7 +152,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "wall_time_s": round(wall, 1),
         "cpu_time_s": round(cpu, 1),
         "final": {k: last.get(k) for k in ("loss", "e_pos", "e_neg")},
-        "history": history,
+        "history": meter.history,
         "metrics": metrics,
     }
     return model, report

@@ -11,10 +11,11 @@ estimate the paper reports (Bengio et al. 2014, Table 1; Breuleux et al. 2011).
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Callable
 
 import torch
+
+from zoo_core.training import EpochMeter, setup
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import GSN, TorchNoise
@@ -61,16 +62,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           device: str = "cpu", log: Callable[[str], None] | None = print,
           recipe: dict[str, Any] | None = None) -> tuple[GSN, dict[str, Any]]:
     """Train on `data` ((N, C, H, W) in [0, 1]; default: the digits train split)."""
-    if threads:
-        torch.set_num_threads(threads)
     cfg = get_config(config)
     recipe = {**(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING),
               **(recipe or {})}  # overrides of the named recipe
     epochs = recipe["epochs"] if epochs is None else epochs
     batch_size = batch_size or recipe["batch_size"]
     lr = lr or recipe["lr"]
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = setup(seed, threads)
 
     test = None
     if data is None:
@@ -90,14 +88,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         opt_text = f"Adam lr {lr:g}"
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=recipe["annealing"])
 
-    history: list[dict[str, float]] = []
     step = 0
-    start, cpu_start = time.perf_counter(), time.process_time()
+    meter = EpochMeter("loss", "step1", "last", digits=3, log=log, every=10, epochs=epochs,
+                       line="walkback cost {loss:.2f}  step 1 {step1:.2f}  last step {last:.2f}")
     model.train()
     for epoch in range(epochs):
         perm = torch.randperm(len(data), generator=gen)
-        sums = {"loss": 0.0, "step1": 0.0, "last": 0.0}
-        seen = 0
         for i in range(0, len(perm), batch_size):
             x = data[perm[i:i + batch_size]]
             # (walkback, n); a warm-up of plain denoising (one step) first, if the recipe has one
@@ -107,24 +103,15 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            b = len(x)
-            sums["loss"] += loss.item() * b
-            sums["step1"] += costs[0].mean().item() * b
-            sums["last"] += costs[-1].mean().item() * b
-            seen += b
+            meter.add(len(x), loss=loss.item(), step1=costs[0].mean().item(), last=costs[-1].mean().item())
             step += 1
             if max_steps is not None and step >= max_steps:
                 break
         sched.step()
-        row = {"epoch": epoch + 1, **{k: round(v / max(seen, 1), 3) for k, v in sums.items()},
-               "seconds": round(time.perf_counter() - start, 1)}
-        history.append(row)
-        if log and (epoch % 10 == 9 or epoch == epochs - 1):
-            log(f"epoch {row['epoch']:4d}  walkback cost {row['loss']:.2f}  step 1 {row['step1']:.2f}  "
-                f"step {k} {row['last']:.2f}  {row['seconds']:.0f}s")
+        meter.end_epoch(epoch + 1)
         if max_steps is not None and step >= max_steps:
             break
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    wall, cpu = meter.wall_s, meter.cpu_s
     model.eval()
 
     metrics: dict[str, Any] = {}
@@ -133,7 +120,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         metrics = {f"test_{k}" if not k.startswith("parzen") else k: v for k, v in ev.items()}
         if log:
             log(f"test: {ev}")
-    last = history[-1] if history else {}
+    last = meter.last
     report: dict[str, Any] = {
         "family": "gsn",
         "config": cfg,
@@ -151,7 +138,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                            + (" (the 8x8 digits upsampled bilinearly), chosen for CPU speed"
                               if cfg["image_size"] < 32 else "")),
             "batch_size": batch_size,
-            "epochs": len(history),
+            "epochs": len(meter.history),
             "steps": step,
             "seed": seed,
             "device": f"{device}, {torch.get_num_threads()} threads, {cpu:.0f} s of CPU time",
@@ -163,7 +150,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "cpu_time_s": round(cpu, 1),
         "final": {"walkback_cost": last.get("loss"), "step1_cost": last.get("step1"),
                   "last_step_cost": last.get("last")},
-        "history": history,
+        "history": meter.history,
         "metrics": metrics,
     }
     return model, report

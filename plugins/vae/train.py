@@ -6,10 +6,11 @@ bounds when the data are the digits).
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 import torch
+
+from zoo_core.training import EpochMeter, setup
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import VAE
@@ -45,16 +46,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           lr: float | None = None, max_steps: int | None = None, threads: int | None = 2,
           device: str = "cpu", log: Callable[[str], None] | None = print) -> tuple[VAE, dict[str, Any]]:
     """Maximise the ELBO on `data` ((N, C, H, W) in [0, 1]; default: digits train split)."""
-    if threads:
-        torch.set_num_threads(threads)
     cfg = get_config(config)
     hp = TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]
     lr = lr or hp["lr"]
     num_samples = hp["num_samples"]
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = setup(seed, threads)
 
     test = None
     if data is None:
@@ -66,14 +64,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     data = data.float().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
 
-    history: list[dict[str, float]] = []
     step = 0
-    start = time.perf_counter()
+    meter = EpochMeter("loss", "recon", "kl", digits=3, log=log, every=10, epochs=epochs,
+                       line="-elbo {loss:.2f}  recon {recon:.2f}  kl {kl:.2f}")
     model.train()
     for epoch in range(epochs):
         perm = torch.randperm(len(data), generator=gen)
-        sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
-        seen = 0
         for i in range(0, len(perm), batch_size):
             x = data[perm[i:i + batch_size]]
             recon, kl = model.elbo(x, num_samples=num_samples, generator=gen)
@@ -81,23 +77,14 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            b = len(x)
-            sums["loss"] += loss.item() * b
-            sums["recon"] += recon.mean().item() * b
-            sums["kl"] += kl.mean().item() * b
-            seen += b
+            meter.add(len(x), loss=loss.item(), recon=recon.mean().item(), kl=kl.mean().item())
             step += 1
             if max_steps is not None and step >= max_steps:
                 break
-        row = {"epoch": epoch + 1, **{k: round(v / max(seen, 1), 3) for k, v in sums.items()},
-               "seconds": round(time.perf_counter() - start, 1)}
-        history.append(row)
-        if log and (epoch % 10 == 9 or epoch == epochs - 1):
-            log(f"epoch {row['epoch']:3d}  -elbo {row['loss']:.2f}  recon {row['recon']:.2f}  "
-                f"kl {row['kl']:.2f}  {row['seconds']:.0f}s")
+        meter.end_epoch(epoch + 1)
         if max_steps is not None and step >= max_steps:
             break
-    wall = time.perf_counter() - start
+    wall = meter.wall_s
     model.eval()
 
     metrics: dict[str, Any] = {}
@@ -108,7 +95,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                    "test_recon_nats": ev["recon"], "test_kl_nats": ev["kl"]}
         if log:
             log(f"test: {ev}")
-    last = history[-1] if history else {}
+    last = meter.last
     report: dict[str, Any] = {
         "family": "vae",
         "config": cfg,
@@ -118,14 +105,14 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                           f"{cfg['likelihood']} reconstruction term (SGVB estimator B)"),
             "optimizer": f"Adam lr {lr:g} (the paper used Adagrad)",
             "batch_size": batch_size,
-            "epochs": len(history),
+            "epochs": len(meter.history),
             "steps": step,
             "seed": seed,
             "device": f"{device}, torch threads: {torch.get_num_threads()}",
         },
         "wall_time_s": round(wall, 1),
         "final": {"neg_elbo": last.get("loss"), "recon": last.get("recon"), "kl": last.get("kl")},
-        "history": history,
+        "history": meter.history,
         "metrics": metrics,
     }
     return model, report

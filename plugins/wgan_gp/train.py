@@ -6,13 +6,13 @@ Adam(1e-4, beta1 0, beta2 0.9), images scaled to [-1, 1].
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from plugins.dcgan.train import recalibrate_batchnorm
+from zoo_core.training import EpochMeter, setup
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import WGANGP
@@ -40,16 +40,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``data`` is (N, C, H, W) in [0, 1]; by default the digits train split at the config's size.
     ``max_steps`` caps the generator iterations (tests).
     """
-    if threads:
-        torch.set_num_threads(threads)
     cfg = get_config(config)
     recipe = TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING
     epochs = recipe["epochs"] if epochs is None else epochs
     batch_size = batch_size or recipe["batch_size"]
     lr = lr or recipe["lr"]
     n_critic, lam = recipe["n_critic"], recipe["gp_lambda"]
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = setup(seed, threads)
 
     if data is None:
         from zoo_core.data.digits import load_digits
@@ -65,16 +62,14 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     opt_g = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
     opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
 
-    history: list[dict[str, float]] = []
     critic_steps = gen_steps = 0
-    start, cpu_start = time.perf_counter(), time.process_time()
+    meter = EpochMeter("loss_c", "wasserstein", "gp", "loss_g", log=log, every=10, epochs=epochs,
+                       line="G steps {generator_steps:5d}  W {wasserstein:.3f}  GP {gp:.3f}  loss_g {loss_g:.3f}")
     model.train()
     critic.train()
     done = False
     for epoch in range(epochs):
         perm = torch.randperm(len(real_all), generator=gen)
-        sums = {"loss_c": 0.0, "wasserstein": 0.0, "gp": 0.0, "loss_g": 0.0}
-        nc = ng = 0
         for i in range(0, max(len(perm) - batch_size + 1, 1), batch_size):
             real = real_all[perm[i:i + batch_size]]
             z = torch.randn(len(real), model.nz, generator=gen).to(device)
@@ -87,10 +82,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             loss_c = -w_dist + lam * gp
             loss_c.backward()
             opt_c.step()
-            sums["loss_c"] += loss_c.item()
-            sums["wasserstein"] += w_dist.item()
-            sums["gp"] += gp.item()
-            nc += 1
+            meter.add(loss_c=loss_c.item(), wasserstein=w_dist.item(), gp=gp.item())
             critic_steps += 1
             if critic_steps % n_critic:
                 continue
@@ -104,27 +96,18 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             for p in critic.parameters():
                 p.requires_grad_(True)
             opt_g.step()
-            sums["loss_g"] += loss_g.item()
-            ng += 1
+            meter.add(loss_g=loss_g.item())
             gen_steps += 1
             if max_steps is not None and gen_steps >= max_steps:
                 done = True
                 break
-        row = {"epoch": epoch + 1, "loss_c": round(sums["loss_c"] / max(nc, 1), 4),
-               "wasserstein": round(sums["wasserstein"] / max(nc, 1), 4),
-               "gp": round(sums["gp"] / max(nc, 1), 4), "loss_g": round(sums["loss_g"] / max(ng, 1), 4),
-               "generator_steps": gen_steps, "seconds": round(time.perf_counter() - start, 1)}
-        history.append(row)
-        if log and (epoch % 10 == 9 or epoch == epochs - 1 or done):
-            log(f"epoch {row['epoch']:4d}  G steps {gen_steps:5d}  W {row['wasserstein']:.3f}  "
-                f"GP {row['gp']:.3f}  loss_g {row['loss_g']:.3f}  {row['seconds']:.0f}s")
+        meter.end_epoch(epoch + 1, final=done, generator_steps=gen_steps)
         if done:
             break
 
     recalibrate_batchnorm(model, generator=gen)
     model.eval()
-    wall = time.perf_counter() - start
-    last = history[-1] if history else {}
+    wall, last = meter.wall_s, meter.last
     report: dict[str, Any] = {
         "family": "wgan-gp",
         "config": cfg,
@@ -135,7 +118,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "optimizer": f"Adam lr {lr:g}, betas {betas} for both networks",
             "n_critic": n_critic,
             "batch_size": batch_size,
-            "epochs": len(history),
+            "epochs": len(meter.history),
             "critic_steps": critic_steps,
             "generator_steps": gen_steps,
             "seed": seed,
@@ -143,11 +126,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "critic_normalisation": cfg.get("critic_norm", "layernorm"),
             "batchnorm": "generator running statistics recomputed over 4096 fresh z after training",
             "device": f"{device}, {torch.get_num_threads()} threads",
-            "cpu_time_s": round(time.process_time() - cpu_start, 1),
+            "cpu_time_s": round(meter.cpu_s, 1),
         },
         "wall_time_s": round(wall, 1),
         "final": {k: last[k] for k in ("loss_c", "wasserstein", "gp", "loss_g") if k in last},
-        "history": history,
+        "history": meter.history,
         "metrics": {},
     }
     return model, report

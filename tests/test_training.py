@@ -1,0 +1,90 @@
+"""zoo_core.training: the trainers' shared epoch bookkeeping and setup."""
+from __future__ import annotations
+
+import torch
+
+from zoo_core.training import EpochMeter, setup
+
+
+def test_meter_averages_by_count_per_key_and_writes_history_rows():
+    meter = EpochMeter("loss_c", "loss_g", log=None)
+    meter.add(loss_c=1.0)
+    meter.add(loss_c=2.0, loss_g=10.0)
+    meter.add(loss_c=6.0)
+    row = meter.end_epoch(1, steps=3)
+    # each key over the batches that added it; extras after the averages, seconds last
+    assert row == {"epoch": 1, "loss_c": 3.0, "loss_g": 10.0, "steps": 3, "seconds": row["seconds"]}
+    assert list(row) == ["epoch", "loss_c", "loss_g", "steps", "seconds"]
+    assert isinstance(row["seconds"], float) and row["seconds"] >= 0
+    meter.add(loss_c=4.0)  # sums start afresh; a declared key never added is 0.0
+    row2 = meter.end_epoch(2)
+    assert (row2["loss_c"], row2["loss_g"]) == (4.0, 0.0)
+    assert meter.history == [row, row2] and meter.last is row2
+
+
+def test_meter_averages_by_weight_and_rounds():
+    meter = EpochMeter("loss", digits=3, log=None)
+    meter.add(3, loss=1.0)  # a batch of 3 with mean 1
+    meter.add(1, loss=2.0)  # a batch of 1 with mean 2
+    meter.add(2, loss=1.0 / 3)
+    assert meter.end_epoch(1)["loss"] == round((3 + 2 + 2 / 3) / 6, 3)
+
+
+def test_an_empty_epoch_and_no_epoch():
+    meter = EpochMeter("loss", log=None)
+    assert meter.last == {} and meter.history == []
+    assert meter.end_epoch(1)["loss"] == 0.0
+    assert meter.wall_s >= 0 and meter.cpu_s >= 0
+
+
+def test_log_line_is_built_from_the_row():
+    lines: list[str] = []
+    meter = EpochMeter("loss", "kl", log=lines.append, line="-elbo {loss:.2f}  kl {kl:.1f}  n {n}")
+    meter.add(loss=1.234, kl=0.55)
+    meter.end_epoch(7, n=12)
+    assert len(lines) == 1
+    assert lines[0].startswith("epoch   7  -elbo 1.23  kl 0.6  n 12  ") and lines[0].endswith("s")
+    default: list[str] = []
+    meter = EpochMeter("loss", log=default.append)
+    meter.add(loss=0.5)
+    meter.end_epoch(1, steps=4)
+    assert default[0].startswith("epoch   1  loss 0.5  steps 4  ")
+
+
+def test_log_every_nth_the_last_and_a_final_epoch():
+    lines: list[str] = []
+    meter = EpochMeter("loss", log=lines.append, every=5, epochs=12)
+    logged = []
+    for epoch in range(1, 13):
+        meter.add(loss=float(epoch))
+        before = len(lines)
+        meter.end_epoch(epoch, final=epoch == 7)
+        if len(lines) > before:
+            logged.append(epoch)
+    assert logged == [5, 7, 10, 12]
+    assert len(meter.history) == 12  # every epoch is recorded, logged or not
+
+
+def test_quiet_without_a_log(capsys):
+    meter = EpochMeter("loss", log=None)
+    meter.add(loss=1.0)
+    meter.end_epoch(1, final=True)
+    assert capsys.readouterr().out == ""
+    loud = EpochMeter("loss")  # the default log is print
+    loud.add(loss=1.0)
+    loud.end_epoch(1)
+    assert capsys.readouterr().out.startswith("epoch   1  loss 1")
+
+
+def test_setup_seeds_torch_and_returns_a_seeded_generator():
+    threads = torch.get_num_threads()
+    try:
+        gen = setup(3, None)  # no threads: leaves the setting alone
+        assert torch.get_num_threads() == threads
+        a, b = torch.rand(2, generator=gen), torch.rand(2)
+        gen = setup(3, 1)
+        assert torch.get_num_threads() == 1
+        assert torch.equal(torch.rand(2, generator=gen), a) and torch.equal(torch.rand(2), b)
+        assert torch.equal(a, torch.rand(2, generator=torch.Generator().manual_seed(3)))
+    finally:
+        torch.set_num_threads(threads)
