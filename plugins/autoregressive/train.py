@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import torch
 
+from zoo_core.training import setup
+
 from .config import get_config
 
 LN2 = math.log(2)
@@ -55,13 +57,6 @@ def fit(model: torch.nn.Module, batch: Callable[[int], Any], loss: Callable[[Any
     return history, done, time.perf_counter() - start
 
 
-def _setup(threads: int | None, seed: int) -> torch.Generator:
-    if threads:
-        torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
 def _report(family: str, cfg: dict, recipe: dict, history: list, wall: float,
             metrics: dict, final_key: str) -> dict[str, Any]:
     last = history[-1]["loss_nats"] if history else None
@@ -96,7 +91,7 @@ def train_gru_lm(config: str | dict[str, Any] = "small", *, epochs: int | None =
     from .gru_lm import GRULanguageModel
     from .text import Tokenizer, corpus_info, load_corpus
 
-    gen = _setup(threads, seed)
+    gen = setup(seed, threads)
     cfg, rec = get_config("gru-lm", config)
     info = corpus_info(files, "custom") if files is not None else None
     files = files if files is not None else load_corpus("train")
@@ -160,7 +155,7 @@ def train_pixelcnn(config: str | dict[str, Any] = "small", *, epochs: int | None
 
     from .pixelcnn import PixelCNN
 
-    gen = _setup(threads, seed)
+    gen = setup(seed, threads)
     cfg, rec = get_config("pixelcnn", config)
     if data is None:
         x, y = load_digits("train", size=cfg["image_size"], with_labels=True)
@@ -242,7 +237,7 @@ def train_wavenet(config: str | dict[str, Any] = "small", *, epochs: int | None 
     from .audio import LABELS, make_dataset, mu_law_encode
     from .wavenet import WaveNet
 
-    gen = _setup(threads, seed)
+    gen = setup(seed, threads)
     cfg, rec = get_config("wavenet", config)
     model = WaveNet(**cfg).to(device)
     length, k = model.clip_length, cfg["num_classes"]
