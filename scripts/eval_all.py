@@ -32,7 +32,7 @@ SHOWN = (("fid", "↓"), ("kid", "↓"), ("isc", "↑"), ("prc_precision", "↑"
          ("memorization_near_copy_fraction", "↓"), ("memorization_nn_distance_ratio", "↑"),
          ("r_precision", "↑"), ("caption_accuracy", "↑"))
 NOT_GENERATIVE = {"feature-extraction", "text-image-matching"}  # encoders and classifiers: nothing to sample
-EVAL_KEYS = {k for k, _ in SHOWN} | {"real_data", "eval"}
+EVAL_KEYS = {k for k, _ in SHOWN} | {"real_data", "eval", "nll_space"}
 
 
 def sig(v: float) -> float:
@@ -58,7 +58,8 @@ def metrics_section(report: dict[str, Any], floor: dict[str, Any], extra: dict[s
         + (f", test accuracy {acc:.1%}" if acc else "") + f"); images {p['images']['sample_shape']}, resize: "
         f"{p['images']['resize']}; torch {v['torch']}, torch-fidelity {v['torch_fidelity']}, zoo {v['zoo']}, "
         f"{p['device']}, {p['wall_time_s']:.0f} s.",
-        f"The *real data* column scores the {ref['dataset']} test split ({floor['protocol']['num_samples']} images) "
+        (f"Samples are conditioned on the {p['conditions']['source']}. " if p.get("conditions") else "")
+        + f"The *real data* column scores the {ref['dataset']} test split ({floor['protocol']['num_samples']} images) "
         "the same way: the floor a perfect model would reach at this sample count.",
         "",
         "| metric | this model | real data (test vs train) |", "|---|---|---|",
@@ -159,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics = {**extra, **{k: sig(report["metrics"][k]) for k, _ in SHOWN if k in report["metrics"]},
                    "real_data": {k: sig(floor["metrics"][k]) for k, _ in SHOWN if k in floor["metrics"]},
                    "eval": summary(report)}
+        if "nll" in report["protocol"]:
+            metrics["nll_space"] = report["protocol"]["nll"]["space"]
         if args.dry_run:
             continue
         card = (args.mirror / spec.repo_id / "README.md").read_text(encoding="utf-8")

@@ -209,6 +209,12 @@ class PixelCNN(GenerativeModel):
         logits = self(self.dequantize(k), labels)
         return -F.cross_entropy(logits.float(), k[:, 0], reduction="none").flatten(1).sum(1)
 
+    @property
+    def likelihood_space(self) -> str:
+        """What `zoo eval --metrics nll` reports (it scores with ``log_prob``)."""
+        return (f"continuous density over [0, 1] of the uniformly dequantised {self.levels}-level model "
+                f"(exact; the discrete bits/dim is this plus log2({self.levels}))")
+
     def log_prob(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Exact log-density (nats per image) on [0, 1]^D of the uniformly dequantised model."""
         dims = math.prod(self.image_shape)

@@ -69,6 +69,12 @@ class FlowModel(GenerativeModel):
         return self.encode(x)[0]
 
     # -- likelihood ----------------------------------------------------------------------------
+    @property
+    def likelihood_space(self) -> str:
+        """What `zoo eval --metrics nll` reports (it scores with ``bits_per_dim``)."""
+        return (f"{self.num_bins}-level images, uniformly dequantised (an upper bound on the discrete "
+                f"negative log-likelihood)")
+
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log density (nats per example) of pixels x (in [0, 1], or dequantised around
         it), change of variables through the flow and the logit transform (dequantize.py)."""

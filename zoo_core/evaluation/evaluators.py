@@ -105,7 +105,9 @@ class NLL(Evaluator):
         data = context.data("test")
         with context.bar(len(data), "log-likelihood") as update:
             out = bits_per_dim(model, data, progress=update)
-        space = getattr(model, "likelihood_space", None) or "continuous density over pixels scaled to [0, 1]"
+        space = getattr(model, "likelihood_space", None) or (
+            "the model's own discretisation (its bits_per_dim)" if callable(getattr(model, "bits_per_dim", None))
+            else "continuous density over pixels scaled to [0, 1]")
         if getattr(model, "likelihood", None) == "bernoulli" and not getattr(model, "likelihood_space", None):
             space = ("Bernoulli likelihood of grey values in [0, 1] (cross-entropy; a discrete model's "
                      "likelihood, not a density over [0, 1])")
