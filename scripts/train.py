@@ -45,7 +45,16 @@ def find_family(name: str):
 def save_grid(model, path: Path, n: int = 64, seed: int = 0) -> None:
     from torchvision.utils import save_image
 
-    samples = model.sample(n, generator=seed)
+    condition = None
+    if getattr(model, "condition_required", False):
+        # a fixed, varied set of test prompts (text) or labels 0..9 (class-conditional)
+        if model.condition_kind == "text":
+            from zoo_core.data.shapes import load_shapes
+
+            condition = [caps[0] for caps in load_shapes("test", with_captions=True, n=8)[1]]
+        else:
+            condition = list(range(10))
+    samples = model.sample(n, generator=seed, condition=condition)
     save_image(samples.images01(), str(path), nrow=8, padding=2, pad_value=1.0)
 
 

@@ -28,6 +28,10 @@ PIPELINE_TAGS = {
 
 
 @dataclass
+USAGE_PROMPTS = {"shapes": "a small red circle above a blue square"}
+LABEL_TASKS = {"class-conditional-image"}
+
+
 class ModelCard:
     """What a zoo model card says. Only ``name`` and ``family`` are required."""
 
@@ -93,9 +97,15 @@ class ModelCard:
             rows.append(("License", self.license))
         out += _table(("", ""), rows) + [""]
 
-        out += ["## Usage", "", "```bash", f"zoo sample {self.name} -n 16 --seed 0", "```", "",
-                "```python", "import zoo_core", "", f'model = zoo_core.load("{self.name}")',
-                "samples = model.sample(16, generator=0)", "```", ""]
+        cli, call = "", ""
+        if self.task == "text-to-image":
+            prompt = USAGE_PROMPTS.get(self.dataset or "", "a red circle")
+            cli, call = f' --prompt "{prompt}"', f', prompt=["{prompt}"]'
+        elif self.task in LABEL_TASKS:
+            cli, call = " --label 3", ", label=3"
+        out += ["## Usage", "", "```bash", f"zoo sample {self.name} -n 16 --seed 0{cli}", "```", "",
+                "```python", "import zoo", "", f'model = zoo.load("{self.name}")',
+                f"samples = model.sample(16, generator=0{call})", "```", ""]
 
         if self.config:
             out += ["## Config", "", "```json", json.dumps(dict(self.config), indent=2), "```", ""]

@@ -1,0 +1,374 @@
+"""Train StackGAN++ as in the original (hanzhanggit/StackGAN-v2 code/trainer.py, condGANTrainer):
+
+per step, for each branch i (image side s_i) its discriminator D_i sees the real image, a
+mismatched ("wrong") real image and the generated image, each with the caption's CA mean mu
+(detached):
+    L_D_i = BCE(D_i(x, mu), 1) + BCE(D_i(x_wrong, mu), 0) + BCE(D_i(G_i, mu), 0)              (conditional)
+          + u * [BCE(D_i^u(x), 1) + BCE(D_i^u(x_wrong), 1) + BCE(D_i^u(G_i), 0)]                (unconditional)
+and the generator tree minimises, jointly over the branches,
+    L_G = sum_i [BCE(D_i(G_i, mu), 1) + u * BCE(D_i^u(G_i), 1)]
+          + color * sum_{i>0} [lambda_1 ||mu_i - mu_{i-1}||^2 + lambda_2 ||Sigma_i - Sigma_{i-1}||^2]
+          + kl * KL(N(mu, sigma^2) || N(0, I))
+(the colour-consistency regulariser compares each image's mean pixel and pixel covariance with
+its parent branch's, the parent detached). Adam lr 2e-4, betas (0.5, 0.999); the saved
+generator is the running average of its parameters (decay 0.999), as the original saves.
+
+Here the caption embedding is the frozen DAMSM shapes text encoder's sentence feature (the
+original used char-CNN-RNN embeddings), computed once for every training caption; real images
+at the three scales are the 64x64 shapes resized with antialiasing.
+
+``train(config, ...)`` returns ``(model, report)`` like every zoo trainer.
+    python -m plugins.stackgan_pp.train --config small --out runs/stackgan-pp-small
+also writes the training report and sample grids per stage next to the weights.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import TRAINING, TRAINING_FOR, get_config
+from .model import StackGANpp, color_consistency, weights_init
+
+DAMSM_DIR = Path(__file__).resolve().parents[2] / "hub" / "zoo-models" / "damsm-shapes"
+CLASSIFIER_DIR = Path(__file__).resolve().parents[2] / "hub" / "zoo-models" / "shapes-classifier"
+
+GRID_PROMPTS = [
+    "a big red circle", "a small blue square above a yellow triangle", "a large green star on a white background",
+    "a purple diamond on the left", "a small orange cross at the top", "a big cyan circle below a pink square",
+    "a yellow triangle to the left of a blue circle on a gray background", "a big white background with a red star in the center",
+]
+
+
+def kl_term(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    from zoo_core.blocks.conditioning import kl_loss
+
+    return kl_loss(mu, logvar)
+
+
+def discriminator_loss(d: nn.Module, real: torch.Tensor, wrong: torch.Tensor, fake: torch.Tensor,
+                       mu: torch.Tensor, uncond: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """The original's errD for one scale (logit discriminators; BCE with logits)."""
+    bce = F.binary_cross_entropy_with_logits
+    r, w, f = d(real, mu), d(wrong, mu), d(fake, mu)
+    one, zero = torch.ones_like(r[0]), torch.zeros_like(r[0])
+    loss = bce(r[0], one) + bce(w[0], zero) + bce(f[0], zero)
+    if uncond > 0:
+        loss = loss + uncond * (bce(r[1], one) + bce(w[1], one) + bce(f[1], zero))
+    stats = {"d_real": torch.sigmoid(r[0]).mean().item(), "d_wrong": torch.sigmoid(w[0]).mean().item(),
+             "d_fake": torch.sigmoid(f[0]).mean().item()}
+    return loss, stats
+
+
+def generator_loss(discs: nn.ModuleList, fakes: list[torch.Tensor], mu: torch.Tensor, logvar: torch.Tensor,
+                   hp: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+    """The original's errG_total: joint adversarial terms of every branch, colour consistency
+    between consecutive branches, and the CA KL term."""
+    bce = F.binary_cross_entropy_with_logits
+    adv = mu.new_zeros(())
+    for d, fake in zip(discs, fakes):
+        out = d(fake, mu)
+        adv = adv + bce(out[0], torch.ones_like(out[0]))
+        if hp["uncond"] > 0:
+            adv = adv + hp["uncond"] * bce(out[1], torch.ones_like(out[1]))
+    color = mu.new_zeros(())
+    if hp["color"] > 0:
+        for i in range(1, len(fakes)):
+            color = color + hp["color"] * color_consistency(fakes[i], fakes[i - 1], hp["color_mu"], hp["color_cov"])
+    kl = kl_term(mu, logvar)
+    total = adv + color + hp["kl"] * kl
+    return total, {"g_adv": adv.item(), "color": color.item(), "kl": kl.item()}
+
+
+def pyramid(x01_uint8: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
+    """Real images in [-1, 1] at each branch's size (antialiased resizing of the 64x64 data)."""
+    x = x01_uint8.float() / 127.5 - 1.0
+    out = []
+    for s in sizes:
+        out.append(x if s == x.shape[-1] else
+                   F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False,
+                                 antialias=s < x.shape[-1]).clamp(-1, 1))
+    return out
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: StackGANpp, sentences: torch.Tensor, *, batches: int = 32,
+                          batch_size: int = 128, generator: torch.Generator | None = None) -> None:
+    """Recompute the generator's batch-norm statistics (exact averages) for its current weights
+    over fresh z, CA noise and training captions, so sampling in eval mode fits the weights."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for _ in range(batches):
+        idx = torch.randint(len(sentences), (batch_size,), generator=generator)
+        z = torch.randn(batch_size, model.z_dim, generator=generator)
+        eps = torch.randn(batch_size, model.c_dim, generator=generator)
+        model(z.to(model.device), sentences[idx].to(model.device), eps.to(model.device))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    model.eval()
+
+
+@torch.no_grad()
+def caption_accuracy(model: StackGANpp, classifier: Any, prompts: list[str], seed: int = 0) -> dict[str, float]:
+    """The shapes attribute classifier's caption accuracy on the last branch's images."""
+    images = model.sample(len(prompts), prompt=prompts, generator=seed).data
+    return classifier.caption_accuracy((images.float() + 1) / 2, prompts)
+
+
+def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, seed: int = 0,
+          data: tuple[torch.Tensor, list[list[str]]] | None = None, batch_size: int | None = None,
+          max_steps: int | None = None, minutes: float | None = None, threads: int | None = 1,
+          damsm: Any = None, classifier: Any = None, eval_every: int | None = None,
+          eval_prompts: int = 500, device: str = "cpu",
+          log: Callable[[str], None] | None = print) -> tuple[StackGANpp, dict[str, Any]]:
+    """Train the generator tree and its discriminators.
+
+    ``data`` is (uint8 images (N, 3, 64, 64), captions per image); default the shapes train
+    split. ``damsm`` supplies the frozen text encoder (default: the published damsm-shapes; a
+    tiny config without it keeps its random, frozen encoder). ``minutes`` / ``max_steps`` stop
+    early; ``classifier`` (default: the published shapes classifier, for the small config)
+    tracks caption accuracy every ``eval_every`` steps on training captions and scores
+    ``eval_prompts`` test captions at the end.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    name = config if isinstance(config, str) else None
+    cfg = get_config(config)
+    hp = dict(TRAINING_FOR.get(name, TRAINING) if name else TRAINING)
+    epochs = hp["epochs"] if epochs is None else epochs
+    batch_size = batch_size or hp["batch_size"]
+    minutes = hp.get("minutes") if minutes is None else minutes
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+
+    if data is None:
+        from zoo_core.data.shapes import generate
+
+        shapes = generate("train")
+        images_u8, captions = shapes.images, shapes.captions
+    else:
+        images_u8, captions = data
+    if images_u8.dtype != torch.uint8:
+        images_u8 = (images_u8.float().clamp(0, 1) * 255).round().to(torch.uint8)
+
+    if damsm is None and name == "small":
+        from zoo_core.blocks.damsm_model import DAMSMEncoders
+
+        damsm = DAMSMEncoders.from_pretrained(str(DAMSM_DIR))
+    if damsm is not None:
+        cfg["vocab"] = damsm.vocab.to_list()
+        cfg["text_encoder"] = dict(damsm.config.get("text_encoder") or cfg["text_encoder"])
+        cfg["max_words"] = damsm.max_words
+    if "text_scale" not in cfg and damsm is not None:
+        # unit-RMS sentence features into CA_NET (see StackGANpp.text_scale)
+        with torch.no_grad():
+            probe = [c for caps in captions[:400] for c in caps]
+            ids, lengths = damsm.tokenize(probe)
+            rms = float(damsm.encode_ids(ids, lengths)[1].pow(2).mean().sqrt())
+        cfg["text_scale"] = round(1.0 / max(rms, 1e-6), 4)
+    model = StackGANpp(**cfg).to(device)
+    if model.text_encoder is None:
+        raise ValueError("training needs a text encoder (a config with text_encoder set)")
+    if damsm is not None:
+        model.use_text_encoder(damsm)
+    for name_, module in model.named_children():
+        if name_ != "text_encoder":
+            module.apply(weights_init)
+    discs = model.make_discriminators().to(device)
+    discs.apply(weights_init)
+
+    # every caption's sentence feature, once (the text encoder is frozen)
+    flat = [c for caps in captions for c in caps]
+    per_image = len(captions[0])
+    model.eval()
+    with torch.no_grad():
+        sentences = torch.cat([model.encode_prompts(flat[i:i + 2000]).sentence.cpu()
+                               for i in range(0, len(flat), 2000)]).view(len(captions), per_image, -1)
+    sizes = model.image_sizes
+
+    betas = (hp["beta1"], hp["beta2"])
+    params_g = model.generator_parameters()
+    opt_g = torch.optim.Adam(params_g, lr=hp["lr_g"], betas=betas)
+    opt_ds = [torch.optim.Adam(d.parameters(), lr=hp["lr_d"], betas=betas) for d in discs]
+    avg = [p.detach().clone() for p in params_g]
+
+    if classifier is None and name == "small":
+        from zoo_core.blocks.attribute_classifier import ShapesAttributeClassifier
+
+        classifier = ShapesAttributeClassifier.from_pretrained(str(CLASSIFIER_DIR))
+    monitor = [caps[0] for caps in captions[-eval_prompts:]]
+
+    def averaged(batches: int = 32) -> StackGANpp:
+        g = copy.deepcopy(model)
+        with torch.no_grad():
+            for p, a in zip(g.generator_parameters(), avg):
+                p.copy_(a)
+        recalibrate_batchnorm(g, sentences.view(-1, sentences.shape[-1]), batches=batches, batch_size=64,
+                              generator=torch.Generator().manual_seed(seed))
+        return g
+
+    history: list[dict[str, Any]] = []
+    evals: list[dict[str, Any]] = []
+    n = len(images_u8)
+    step, start, stop = 0, time.perf_counter(), False
+    model.train()
+    discs.train()
+    for epoch in range(epochs):
+        perm = torch.randperm(n, generator=gen)
+        sums: dict[str, float] = {}
+        count = 0
+        for i in range(0, max(n - batch_size, 0) + 1, batch_size):
+            idx = perm[i:i + batch_size]
+            b = len(idx)
+            # a mismatched real image for each caption: another random image of the data set
+            wrong_idx = (idx + torch.randint(1, n, (b,), generator=gen)) % n
+            reals = [x.to(device) for x in pyramid(images_u8[idx], sizes)]
+            wrongs = [x.to(device) for x in pyramid(images_u8[wrong_idx], sizes)]
+            cap = torch.randint(per_image, (b,), generator=gen)
+            sent = sentences[idx, cap].to(device)
+            z = torch.randn(b, model.z_dim, generator=gen).to(device)
+            eps = torch.randn(b, model.c_dim, generator=gen).to(device)
+            fakes, mu, logvar = model(z, sent, eps)
+
+            row: dict[str, float] = {}
+            loss_d_total = 0.0
+            for k, (d, opt) in enumerate(zip(discs, opt_ds)):
+                opt.zero_grad(set_to_none=True)
+                loss_d, st = discriminator_loss(d, reals[k], wrongs[k], fakes[k].detach(), mu.detach(), hp["uncond"])
+                loss_d.backward()
+                opt.step()
+                loss_d_total += loss_d.item()
+                if k == len(discs) - 1:
+                    row.update(st)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g, gs = generator_loss(discs, fakes, mu, logvar, hp)
+            loss_g.backward()
+            opt_g.step()
+            # the average warms up (decay (1 + t) / (10 + t) until it reaches hp["ema"]) so that a
+            # short run's average is not dominated by the initial weights
+            decay = min(hp["ema"], (1 + step) / (10 + step))
+            with torch.no_grad():
+                for a, p in zip(avg, params_g):
+                    a.mul_(decay).add_(p.detach(), alpha=1 - decay)
+            row.update(loss_d=loss_d_total, loss_g=loss_g.item(), **gs)
+            for key, v in row.items():
+                sums[key] = sums.get(key, 0.0) + v
+            count += 1
+            step += 1
+            if log and step % 50 == 0:
+                log(f"step {step:5d}  " + "  ".join(f"{k} {v / count:.3f}" for k, v in sums.items())
+                    + f"  {time.perf_counter() - start:.0f}s")
+            if classifier is not None and eval_every and step % eval_every == 0:
+                acc = caption_accuracy(averaged(8), classifier, monitor[:200], seed)
+                evals.append({"step": step, "seconds": round(time.perf_counter() - start, 1),
+                              **{f"train_{k}": round(v, 4) for k, v in acc.items()}})
+                if log:
+                    log(f"  eval at step {step}: caption accuracy (training captions) {acc['caption_accuracy']:.3f}, "
+                        f"colour0 {acc.get('caption_accuracy_colour0', 0):.3f}, shape0 {acc.get('caption_accuracy_shape0', 0):.3f}")
+                model.train()
+            if (max_steps is not None and step >= max_steps) or \
+               (minutes is not None and time.perf_counter() - start > 60 * minutes):
+                stop = True
+                break
+        history.append({"epoch": epoch + 1, "steps": step, **{k: round(v / max(count, 1), 4) for k, v in sums.items()},
+                        "seconds": round(time.perf_counter() - start, 1)})
+        if log:
+            log(f"epoch {epoch + 1} done: {history[-1]}")
+        if stop:
+            break
+
+    final = averaged(hp.get("bn_batches", 32))
+    wall = time.perf_counter() - start
+    metrics: dict[str, float] = {}
+    if classifier is not None:
+        from zoo_core.data.shapes import generate
+
+        test_caps = generate("test").captions
+        prompts = [caps[i % len(caps)] for i, caps in enumerate(test_caps[:eval_prompts])]
+        acc = caption_accuracy(final, classifier, prompts, seed)
+        metrics = {k: round(v, 4) for k, v in acc.items()}
+        if log:
+            log(f"test caption accuracy ({len(prompts)} captions): {acc['caption_accuracy']:.3f}")
+    last = history[-1] if history else {}
+    report: dict[str, Any] = {
+        "family": "stackgan-pp",
+        "config": {k: v for k, v in final.config.items() if k != "vocab"},
+        "recipe": {
+            "data": f"{n} shapes images (64x64, resized to {'/'.join(map(str, sizes))} per branch), "
+                    f"{per_image} captions each, scaled to [-1, 1]",
+            "text": "frozen DAMSM shapes text encoder (sentence features)" if damsm is not None else "frozen text encoder",
+            "objective": ("joint conditional + unconditional BCE per branch (real / mismatched / fake), "
+                          f"colour consistency (lambda_1 {hp['color_mu']:g}, lambda_2 {hp['color_cov']:g}, weight "
+                          f"{hp['color']:g}), CA KL weight {hp['kl']:g}, unconditional weight {hp['uncond']:g}"),
+            "optimizer": f"Adam lr G {hp['lr_g']:g} / D {hp['lr_d']:g}, betas {betas}",
+            "generator_average": f"parameters averaged with decay min({hp['ema']}, (1+t)/(10+t)); batch norm recalibrated after",
+            "batch_size": batch_size,
+            "epochs": len(history),
+            "steps": step,
+            "seed": seed,
+            "discriminator_parameters": sum(p.numel() for p in discs.parameters()),
+            "device": f"{device}, torch threads: {torch.get_num_threads()}",
+        },
+        "wall_time_s": round(wall, 1),
+        "final": {k: last[k] for k in ("loss_d", "loss_g", "d_real", "d_wrong", "d_fake", "color", "kl") if k in last},
+        "history": history,
+        "evals": evals,
+        "metrics": metrics,
+    }
+    return final, report
+
+
+def save_grids(model: StackGANpp, out: Path, n_per_prompt: int = 8, seed: int = 0) -> list[Path]:
+    """One grid per stage: each row a prompt of GRID_PROMPTS, upscaled to 64x64 for viewing."""
+    from torchvision.utils import save_image
+
+    prompts = [p for p in GRID_PROMPTS for _ in range(n_per_prompt)]
+    paths = []
+    for stage in range(model.branch_num):
+        x = model.sample(len(prompts), prompt=prompts, generator=seed, stage=stage).images01()
+        if x.shape[-1] < 64:
+            x = F.interpolate(x, size=(64, 64), mode="nearest")
+        path = out / f"samples-stage{stage}.png"
+        save_image(x, str(path), nrow=n_per_prompt, padding=2, pad_value=1.0)
+        paths.append(path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="train StackGAN++ and save a zoo model folder")
+    parser.add_argument("--config", default="small")
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--minutes", type=float, default=None)
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    model, report = train(args.config, epochs=args.epochs, seed=args.seed, minutes=args.minutes,
+                          max_steps=args.max_steps, batch_size=args.batch_size, eval_every=args.eval_every)
+    report["config_name"] = args.config
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.out)
+    (args.out / "training.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    grids = save_grids(model, args.out)
+    size = (args.out / "model.safetensors").stat().st_size
+    print(f"saved {args.out} ({model.num_parameters():,} parameters, {size / 1e6:.2f} MB); "
+          f"trained in {report['wall_time_s']:.0f}s; grids: {', '.join(map(str, grids))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
