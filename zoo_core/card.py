@@ -27,11 +27,11 @@ PIPELINE_TAGS = {
 }
 
 
-@dataclass
 USAGE_PROMPTS = {"shapes": "a small red circle above a blue square"}
 LABEL_TASKS = {"class-conditional-image"}
 
 
+@dataclass
 class ModelCard:
     """What a zoo model card says. Only ``name`` and ``family`` are required."""
 
