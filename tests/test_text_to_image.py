@@ -103,10 +103,13 @@ def test_stage_truncation_and_attention_extras():
     out = model.sample(2, prompt=["a red circle", "a small blue square above a red star"], generator=0,
                        attention=True)
     maps = out.extras["attention"]
-    assert maps.shape == (2, 8, 3, 8, 8)  # T = the longer prompt's 8 words
+    assert maps.shape == (2, 18, 3, 8, 8)  # T = max_words: every batch has the same width
     assert maps[0, 3:].abs().sum() == 0  # words past "a red circle" stay black
     assert out.extras["attention_words"][0] == ["a", "red", "circle"]
     assert out[1:].extras["attention"].shape[0] == 1  # slicing keeps extras aligned
+    many = model.sample(20, prompt=[f"a red {s}" for s in ("circle", "square")] * 8 + ["a small blue square above a red star"] * 4,
+                        generator=0, attention=True)
+    assert many.extras["attention"].shape[:2] == (20, 18)  # chunks of 16 with different longest prompts
 
 
 def test_cli_sample_writes_attention_grid_and_reports_oov(t2i_env, capsys):

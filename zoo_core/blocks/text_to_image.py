@@ -183,8 +183,11 @@ class TextToImageModel(GenerativeModel):
         return TextFeatures(words=words, sentence=sentence, ids=ids, lengths=torch.as_tensor(lengths))
 
     def encode_prompts(self, prompts: Sequence[str]) -> TextFeatures:
-        """Features of prompts; a BadInputError names words outside the vocabulary."""
-        ids, lengths = self.vocab.encode_batch(list(prompts), max_words=self.max_words)
+        """Features of prompts; a BadInputError names words outside the vocabulary.
+
+        Every prompt is padded to ``max_words``, so a sample never depends on the length of
+        the other prompts in its batch, and attention maps of all batches have the same width."""
+        ids, lengths = self.vocab.encode_batch(list(prompts), max_words=self.max_words, pad_to=self.max_words)
         return self.encode_ids(ids, lengths)
 
     def use_text_encoder(self, damsm: Any) -> None:

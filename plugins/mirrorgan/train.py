@@ -1,0 +1,148 @@
+"""Train MirrorGAN on the shapes data set (Qiao et al. 2019, section 3.4):
+
+    L_G = sum_i [ L_adv,cond(G_i) + L_adv,uncond(G_i) ] + lambda * L_stream + L_KL(CA)
+
+STEM is the pretrained, frozen DAMSM text encoder (zoo-models/damsm-shapes). STREAM, the
+captioner, is first trained on real images and their captions, then frozen; L_stream is its
+caption cross-entropy on the last stage's generated images given the caption that produced
+them (the original's ``caption_loss`` x LAMBDA1). The discriminators and the loop are
+AttnGAN's (zoo_core.blocks.attn_stages).
+
+``train(config, ...)`` returns ``(model, report)`` for scripts/train.py. With ``init_from`` (a
+trained AttnGAN folder of the same sizes, or the recipe's ``init_from``) the generator starts
+from that AttnGAN (MirrorGAN.load_attngan). For the small config STREAM is read from
+runs/mirrorgan-stream when it was trained before (else trained and saved there).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from zoo_core.blocks.attn_stages import (caption_accuracy_evaluator, load_damsm, shapes_data, text_config_from,
+                                         train_attentional)
+
+from .config import STREAM as STREAM_CONFIGS
+from .config import TRAINING, TRAINING_FOR, get_config
+from .model import MirrorGAN
+from .stream import STREAM, evaluate_stream, train_stream
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stream_loss_term(stream: STREAM, lam: float) -> Callable:
+    """MirrorGAN's generator term: lambda * caption cross-entropy of STREAM on the final images."""
+
+    def extra(model: Any, out: Any, batch: dict[str, Any], text: Any):
+        loss = stream.caption_loss(out.images[-1], batch["ids"].to(model.device), batch["lens"])
+        return lam * loss, {"cap_loss": float(loss.detach())}
+
+    return extra
+
+
+def build_stream(name: str | dict[str, Any], vocab_size: int, max_words: int) -> STREAM:
+    cfg = dict(STREAM_CONFIGS[name]) if isinstance(name, str) else dict(name)
+    if cfg.pop("backbone", None):
+        raise ValueError("the paper's STREAM uses an ImageNet ResNet-152; train the small one here")
+    return STREAM(vocab_size, max_words=max_words, **cfg)
+
+
+def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, seed: int = 0,
+          steps: int | None = None, minutes: float | None = None, max_steps: int | None = None,
+          data: Any = None, damsm: Any = None, stream: STREAM | str | None = None, init_from: str | None = None,
+          evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1,
+          log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
+    """Train a MirrorGAN generator on shapes (see the module docstring)."""
+    if threads:
+        torch.set_num_threads(threads)
+    name = config if isinstance(config, str) else "small"
+    cfg = get_config(config)
+    hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
+    torch.manual_seed(seed)
+    damsm = load_damsm(damsm)
+    cfg = text_config_from(damsm, cfg)
+    model = MirrorGAN(**cfg)
+    model.use_text_encoder(damsm)
+    batches = shapes_data(model, data)
+
+    # STREAM: trained on real pairs, then frozen
+    stream_report: dict[str, Any] = {}
+    stream_dir = ROOT / "runs" / "mirrorgan-stream"
+    if isinstance(stream, str):
+        stream = STREAM.load(stream)
+    elif stream is None and name == "small" and (stream_dir / "stream.safetensors").exists():
+        stream = STREAM.load(str(stream_dir))
+        stream_report["source"] = "runs/mirrorgan-stream (trained earlier by this trainer)"
+    if stream is None:
+        stream = build_stream(name if name in STREAM_CONFIGS else "small", len(model.vocab), model.max_words)
+        if stream.cnn.trunk == "damsm":
+            stream.cnn.load_damsm_trunk(damsm.image_encoder)
+        stream_report = train_stream(stream, batches, steps=hp["stream_steps"], batch_size=hp["stream_batch_size"],
+                                     lr=hp["stream_lr"], seed=seed, log=log)
+        if name == "small" and data is None:  # keep it for later runs (it is training state, not published)
+            stream.save(str(stream_dir))
+    stream.eval().requires_grad_(False)
+    if name == "small" and data is None:
+        stream_report.update(evaluate_stream(stream, model.vocab))
+        if log:
+            log(f"STREAM {stream_report}")
+    stream_report["parameters"] = sum(p.numel() for p in stream.parameters())
+    stream_report["config"] = stream.config
+
+    init_from = init_from if init_from is not None else hp["init_from"]
+    started_from = None
+    found = [p for p in (Path(init_from), ROOT / init_from) if (p / "model.safetensors").exists()] if init_from else []
+    if found:
+        from safetensors.torch import load_file
+
+        model.load_attngan(load_file(str(found[0] / "model.safetensors")))
+        started_from = str(init_from)
+        if log:
+            log(f"generator initialised from the AttnGAN in {init_from}")
+
+    if epochs is not None:
+        steps = epochs * (batches.n // hp["batch_size"])
+    steps = steps if steps is not None else max_steps if max_steps is not None else hp["steps"]
+    minutes = minutes if minutes is not None else (None if steps is not None and hp["minutes"] is None else hp["minutes"])
+    if evaluate is None and name == "small" and isinstance(config, str):
+        evaluate = caption_accuracy_evaluator()
+    start_metrics = evaluate(model.eval()) if evaluate is not None and started_from else None
+    run = train_attentional(model, batches, extra_loss=stream_loss_term(stream, hp["caption_lambda"]),
+                            steps=steps, minutes=minutes, batch_size=hp["batch_size"], lr_g=hp["lr_g"],
+                            lr_d=hp["lr_d"], kl_weight=hp["kl_weight"], ema=hp["ema"], seed=seed,
+                            evaluate=evaluate, eval_every=eval_every or (300 if evaluate else 0),
+                            log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"], log=log)
+    metrics: dict[str, Any] = {}
+    if evaluate is not None:
+        metrics = dict(evaluate(model))
+        metrics["caption_accuracy_prompts"] = "first caption of the first 500 test images, seed 0"
+    report: dict[str, Any] = {
+        "family": "mirrorgan",
+        "config": {k: v for k, v in cfg.items() if k != "vocab"},
+        "recipe": {
+            "data": f"{batches.n} shapes images (64x64, 5 captions each; one drawn per step), "
+                    f"images scaled to [-1, 1], stages at {model.sizes}",
+            "objective": f"adversarial (cond + uncond, every stage) + {hp['caption_lambda']:g} x STREAM caption "
+                         f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)",
+            "STEM": "DAMSM-shapes bi-LSTM text encoder (zoo-models/damsm-shapes), frozen",
+            "STREAM": f"captioner: frozen DAMSM-shapes image trunk + trained linear/BN + LSTM decoder, trained on real "
+                      f"shapes pairs, then frozen: {stream_report}",
+            "initialised_from": (f"the trained AttnGAN generator ({started_from}); fusion convs set to ignore "
+                                 f"the sentence context at the start" if started_from else "scratch"),
+            "optimizer": f"Adam lr G {hp['lr_g']:g}, D {hp['lr_d']:g}, betas (0.5, 0.999)",
+            "batch_size": hp["batch_size"],
+            "steps": run["steps"],
+            "generator_average": f"EMA {hp['ema']}; batch-norm statistics recomputed after training",
+            "seed": seed,
+            "generator_parameters": model.num_generator_parameters(),
+            "discriminator_parameters": run["discriminator_parameters"],
+            "device": f"cpu, torch threads: {torch.get_num_threads()}",
+        },
+        "wall_time_s": run["wall_time_s"] + stream_report.get("wall_time_s", 0.0),
+        "final": run["final"],
+        "history": run["history"],
+        "evals": ([{"step": 0, **start_metrics}] if start_metrics else []) + run["evals"],
+        "metrics": metrics,
+    }
+    return model, report
