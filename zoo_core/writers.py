@@ -138,7 +138,10 @@ def write_extras(samples: Samples, output: Path) -> list[Path]:
     for key, value in samples.extras.items():
         if not (hasattr(value, "dim") and value.dim() == 5):
             continue
-        n, k = value.shape[:2]
+        used = value.flatten(2).abs().amax(dim=(0, 2)) > 0  # e.g. padding words: black for every sample
+        k = int(used.nonzero().max()) + 1 if used.any() else 1
+        value = value[:, :k]
+        n = value.shape[0]
         target = output / f"{key}.png" if output.is_dir() else output.with_name(f"{output.stem}.{key}.png")
         write_bytes_atomic(target, _png_bytes(value.reshape(n * k, *value.shape[2:]).float().clamp(0, 1), k))
         written.append(target)
