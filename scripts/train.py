@@ -67,7 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for training (default: the trainer's own, 2 for first-party)")
+    parser.add_argument("-K", "--trainer-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra keyword argument of the family's trainer, repeatable; the value is "
+                             "read as JSON when it parses (numbers, true/false, lists), else as text "
+                             "(e.g. -K init_from=runs/attngan -K lr=1e-4)")
     args = parser.parse_args(argv)
+    extra: dict = {}
+    for pair in args.trainer_arg:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            parser.error(f"-K takes KEY=VALUE, got {pair!r}")
+        try:
+            extra[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key.replace("-", "_")] = value
 
     from zoo_core.lazy import import_object
 
@@ -77,8 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     trainer = import_object(fam.trainer)
     start = time.perf_counter()
-    kwargs = {"threads": args.threads} if args.threads else {}
-    model, report = trainer(args.config, epochs=args.epochs, seed=args.seed, **kwargs)
+    kwargs = ({"threads": args.threads} if args.threads else {}) | extra
+    try:
+        model, report = trainer(args.config, epochs=args.epochs, seed=args.seed, **kwargs)
+    except TypeError as exc:
+        if "unexpected keyword" not in str(exc):
+            raise
+        print(f"{args.family} trainer: {exc}", file=sys.stderr)
+        return 2
     report = dict(report)
     report.setdefault("wall_time_s", round(time.perf_counter() - start, 1))
     report["config_name"] = args.config
