@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # The paper's CUB birds model (code/cfg/bird_attn2.yml): 3 stages (64, 128, 256), GF_DIM 32,
 # Z_DIM 100, CONDITION_DIM 100, DAMSM text features of 256, R_NUM 2, DF_DIM 64, 18 words.
 # Its G_NET has 7,084,592 parameters (the text encoder, 5450-word vocabulary, is separate).
@@ -40,10 +42,4 @@ TRAINING_FOR: dict[str, dict[str, Any]] = {
 
 def get_config(name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown attngan config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS)}") from None
+    return pick_config("attngan", CONFIGS, name_or_config)

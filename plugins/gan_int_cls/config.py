@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # The DAMSM text encoder of the shapes line (zoo_core.blocks.text_encoder.SMALL, the size of the
 # published damsm-shapes encoders), spelled out so config.json does not depend on a name.
 SHAPES_TEXT_ENCODER: dict[str, Any] = {"ninput": 128, "nhidden": 128, "nlayers": 1, "drop_prob": 0.1,
@@ -48,10 +50,4 @@ TRAINING_FOR: dict[str, dict[str, Any]] = {
 
 def get_config(name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown gan-int-cls config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS)}") from None
+    return pick_config("gan-int-cls", CONFIGS, name_or_config)

@@ -28,23 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo_core.blocks.t2i_training import (attribute_accuracy, encode_captions, load_damsm,
+                                          load_shapes_classifier)
+
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .model import GANINTCLS
 
-ROOT = Path(__file__).resolve().parents[2]
-DAMSM_DIR = ROOT / "hub" / "zoo-models" / "damsm-shapes"
-CLASSIFIER_DIR = ROOT / "hub" / "zoo-models" / "shapes-classifier"
 
 
-@torch.no_grad()
-def encode_captions(model: GANINTCLS, captions: list[list[str]], batch: int = 1000) -> torch.Tensor:
-    """Sentence features (N, k, text_dim) of N images' k captions."""
-    k = len(captions[0])
-    flat = [c for caps in captions for c in caps]
-    feats = []
-    for i in range(0, len(flat), batch):
-        feats.append(model.encode_prompts(flat[i:i + batch]).sentence.cpu())
-    return torch.cat(feats).view(len(captions), k, -1)
 
 
 @torch.no_grad()
@@ -104,10 +95,6 @@ def discriminator_loss(disc: nn.Module, real: torch.Tensor, text: torch.Tensor, 
     return loss, scores
 
 
-def attribute_accuracy(result: dict[str, float]) -> float:
-    """The mean of the per-attribute accuracies (softer than the all-attributes caption accuracy)."""
-    parts = [v for k, v in result.items() if k.startswith("caption_accuracy_")]
-    return sum(parts) / max(len(parts), 1)
 
 
 def _pick_prompts(captions: list[list[str]], n: int, seed: int) -> list[str]:
@@ -148,10 +135,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
     if damsm == "auto":
         damsm = None
-        if cfg.get("text_encoder") == SHAPES_TEXT_ENCODER and DAMSM_DIR.is_dir():
-            from zoo_core.blocks.damsm_model import DAMSMEncoders
-
-            damsm = DAMSMEncoders.from_pretrained(str(DAMSM_DIR))
+        if cfg.get("text_encoder") == SHAPES_TEXT_ENCODER:
+            damsm = load_damsm()
     if damsm is not None and not cfg.get("vocab"):
         cfg["vocab"] = damsm.vocab.to_list()  # config.json carries the word list
     model = GANINTCLS(**cfg).to(device)
@@ -163,10 +148,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         raise ValueError("training needs a text encoder (this config reads embeddings only)")
     if classifier == "auto":
         classifier = None
-        if data is None and CLASSIFIER_DIR.is_dir():
-            from zoo_core.blocks.attribute_classifier import ShapesAttributeClassifier
-
-            classifier = ShapesAttributeClassifier.from_pretrained(str(CLASSIFIER_DIR)).eval()
+        if data is None:
+            classifier = load_shapes_classifier()
 
     from zoo_core.data.shapes import load_shapes
 

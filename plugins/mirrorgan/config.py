@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # The paper's CUB birds model (qiaott/MirrorGAN cfg/train_bird.yml: 3 stages, GF_DIM 32, Z_DIM
 # 100, CONDITION_DIM 100, EMBEDDING_DIM 256, R_NUM 2, DF_DIM 64).
 # Its G_NET has 7,105,392 parameters (the paper's "7.11M"), derived from the original layers:
@@ -60,10 +62,5 @@ TRAINING_FOR: dict[str, dict[str, Any]] = {
 
 
 def get_config(name_or_config: str | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown mirrorgan config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS)}") from None
+    """A copy of the named config (or of the dict given)."""
+    return pick_config("mirrorgan", CONFIGS, name_or_config)

@@ -35,21 +35,14 @@ from torch import nn
 
 from zoo_core.blocks.conditioning import kl_loss
 
+from zoo_core.blocks.t2i_training import (attribute_accuracy, encode_captions, load_damsm,
+                                          load_shapes_classifier)
+
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .model import STAGE1_D, StackGAN
 
-ROOT = Path(__file__).resolve().parents[2]
-DAMSM_DIR = ROOT / "hub" / "zoo-models" / "damsm-shapes"
-CLASSIFIER_DIR = ROOT / "hub" / "zoo-models" / "shapes-classifier"
 
 
-@torch.no_grad()
-def encode_captions(model: StackGAN, captions: list[list[str]], batch: int = 1000) -> torch.Tensor:
-    """Sentence features (N, k, text_dim) of N images' k captions."""
-    k = len(captions[0])
-    flat = [c for caps in captions for c in caps]
-    feats = [model.encode_prompts(flat[i:i + batch]).sentence.cpu() for i in range(0, len(flat), batch)]
-    return torch.cat(feats).view(len(captions), k, -1)
 
 
 def _batchnorms(modules: list[nn.Module]) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -105,10 +98,6 @@ def caption_accuracy(model: StackGAN, classifier: Any, prompts: list[str], seed:
     return out
 
 
-def attribute_accuracy(result: dict[str, float]) -> float:
-    """The mean of the per-attribute accuracies (softer than the all-attributes caption accuracy)."""
-    parts = [v for k, v in result.items() if k.startswith("caption_accuracy_")]
-    return sum(parts) / max(len(parts), 1)
 
 
 def _pick_prompts(captions: list[list[str]], n: int, seed: int) -> list[str]:
@@ -186,10 +175,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
     if damsm == "auto":
         damsm = None
-        if cfg.get("text_encoder") == SHAPES_TEXT_ENCODER and DAMSM_DIR.is_dir():
-            from zoo_core.blocks.damsm_model import DAMSMEncoders
-
-            damsm = DAMSMEncoders.from_pretrained(str(DAMSM_DIR))
+        if cfg.get("text_encoder") == SHAPES_TEXT_ENCODER:
+            damsm = load_damsm()
     if damsm is not None and not cfg.get("vocab"):
         cfg["vocab"] = damsm.vocab.to_list()  # config.json carries the word list
     model = StackGAN(**cfg).to(device)
@@ -204,10 +191,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         raise ValueError("training needs a text encoder (this config reads embeddings only)")
     if classifier == "auto":
         classifier = None
-        if data is None and CLASSIFIER_DIR.is_dir():
-            from zoo_core.blocks.attribute_classifier import ShapesAttributeClassifier
-
-            classifier = ShapesAttributeClassifier.from_pretrained(str(CLASSIFIER_DIR)).eval()
+        if data is None:
+            classifier = load_shapes_classifier()
 
     from zoo_core.data.shapes import load_shapes
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo_core.configs import pick_config
+
 # The CUB birds model of the paper: 64/128/256 branches, char-CNN-RNN sentence embeddings
 # (1024-d, no PyTorch encoder: such a model samples from --embeddings). G_NET: 21,239,696
 # parameters.
@@ -67,10 +69,4 @@ TRAINING_FOR: dict[str, dict[str, Any]] = {
 
 def get_config(name_or_config: str | dict[str, Any]) -> dict[str, Any]:
     """A copy of the named config (or of the dict given)."""
-    if isinstance(name_or_config, dict):
-        return dict(name_or_config)
-    try:
-        return dict(CONFIGS[name_or_config])
-    except KeyError:
-        raise ValueError(f"unknown stackgan-pp config {name_or_config!r}; choose one of: "
-                         f"{', '.join(CONFIGS)}") from None
+    return pick_config("stackgan-pp", CONFIGS, name_or_config)

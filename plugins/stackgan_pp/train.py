@@ -33,11 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo_core.blocks.t2i_training import load_damsm, load_shapes_classifier
+
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import StackGANpp, color_consistency, weights_init
 
-DAMSM_DIR = Path(__file__).resolve().parents[2] / "hub" / "zoo-models" / "damsm-shapes"
-CLASSIFIER_DIR = Path(__file__).resolve().parents[2] / "hub" / "zoo-models" / "shapes-classifier"
 
 GRID_PROMPTS = [
     "a big red circle", "a small blue square above a yellow triangle", "a large green star on a white background",
@@ -162,9 +162,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         images_u8 = (images_u8.float().clamp(0, 1) * 255).round().to(torch.uint8)
 
     if damsm is None and name == "small":
-        from zoo_core.blocks.damsm_model import DAMSMEncoders
-
-        damsm = DAMSMEncoders.from_pretrained(str(DAMSM_DIR))
+        damsm = load_damsm()
     if damsm is not None:
         cfg["vocab"] = damsm.vocab.to_list()
         cfg["text_encoder"] = dict(damsm.config.get("text_encoder") or cfg["text_encoder"])
@@ -203,9 +201,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     avg = [p.detach().clone() for p in params_g]
 
     if classifier is None and name == "small":
-        from zoo_core.blocks.attribute_classifier import ShapesAttributeClassifier
-
-        classifier = ShapesAttributeClassifier.from_pretrained(str(CLASSIFIER_DIR))
+        classifier = load_shapes_classifier()
     monitor = [caps[0] for caps in captions[-eval_prompts:]]
 
     def averaged(batches: int = 32) -> StackGANpp:

@@ -328,23 +328,7 @@ def generator_adversarial_loss(netsD: Sequence[_DNet], fakes: Sequence[torch.Ten
 
 
 # -- training helpers both families use --------------------------------------------------------
-DAMSM_DIR = "hub/zoo-models/damsm-shapes"
-CLASSIFIER_DIR = "hub/zoo-models/shapes-classifier"
-
-
-def _root():
-    from pathlib import Path
-
-    return Path(__file__).resolve().parents[2]  # the repository (hub/ holds the published encoders)
-
-
-def load_damsm(damsm: Any = None):
-    from zoo_core.blocks.damsm_model import DAMSMEncoders
-
-    if damsm is None or isinstance(damsm, str):
-        damsm = DAMSMEncoders.from_pretrained(str(damsm or _root() / DAMSM_DIR))
-    damsm.eval().requires_grad_(False)
-    return damsm
+from .t2i_training import load_damsm, load_shapes_classifier  # noqa: E402  (re-exported for the trainers)
 
 
 def text_config_from(damsm: Any, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -372,11 +356,9 @@ def shapes_data(model: Any, data: Any = None, n: int | None = None) -> ShapesBat
 def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = None) -> Callable[[Any], dict[str, float]]:
     """A callable scoring a generator on the first caption of n test images with the shapes
     attribute classifier (fixed noise, so scores are comparable between calls)."""
-    from zoo_core.blocks.attribute_classifier import ShapesAttributeClassifier
     from zoo_core.data.shapes import generate
 
-    clf = classifier or ShapesAttributeClassifier.from_pretrained(str(_root() / CLASSIFIER_DIR))
-    clf.eval()
+    clf = load_shapes_classifier(classifier)
     prompts = [caps[0] for caps in generate("test", n).captions]
 
     @torch.no_grad()

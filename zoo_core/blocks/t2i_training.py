@@ -1,0 +1,53 @@
+"""What the text-to-image trainers share: the published encoders they train against and score
+with, caption features for a whole split, and the per-attribute accuracy they monitor.
+
+The encoders are catalog models ("damsm.shapes", "shapes-classifier.small"), loaded like any
+zoo model (pulled and sha256-checked, the bundled mirror when offline); a path or an already
+built model may be passed instead.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+DAMSM = "damsm.shapes"
+CLASSIFIER = "shapes-classifier.small"
+
+
+def _frozen(model: Any) -> Any:
+    model.eval().requires_grad_(False)
+    return model
+
+
+def load_damsm(damsm: Any = None) -> Any:
+    """The DAMSM encoders (a catalog name or folder; default: damsm.shapes), frozen."""
+    from ..loading import load
+
+    if damsm is None or isinstance(damsm, str) or hasattr(damsm, "__fspath__"):
+        damsm = load(str(damsm or DAMSM), pull=True, progress=False)
+    return _frozen(damsm)
+
+
+def load_shapes_classifier(classifier: Any = None) -> Any:
+    """The shapes attribute classifier (default: shapes-classifier.small), frozen."""
+    from ..loading import load
+
+    if classifier is None or isinstance(classifier, str) or hasattr(classifier, "__fspath__"):
+        classifier = load(str(classifier or CLASSIFIER), pull=True, progress=False)
+    return _frozen(classifier)
+
+
+@torch.no_grad()
+def encode_captions(model: Any, captions: list[list[str]], batch: int = 1000) -> torch.Tensor:
+    """Sentence features (N, k, text_dim) of N images' k captions, by the model's frozen encoder."""
+    k = len(captions[0])
+    flat = [c for caps in captions for c in caps]
+    feats = [model.encode_prompts(flat[i:i + batch]).sentence.cpu() for i in range(0, len(flat), batch)]
+    return torch.cat(feats).view(len(captions), k, -1)
+
+
+def attribute_accuracy(result: dict[str, float]) -> float:
+    """The mean of the per-attribute accuracies (softer than the all-attributes caption accuracy)."""
+    parts = [v for k, v in result.items() if k.startswith("caption_accuracy_")]
+    return sum(parts) / max(len(parts), 1)
