@@ -96,10 +96,16 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     if found:
         from safetensors.torch import load_file
 
-        model.load_attngan(load_file(str(found[0] / "model.safetensors")))
+        state = load_file(str(found[0] / "model.safetensors"))
+        if set(state) == set(model.state_dict()):  # a MirrorGAN run: continue it as it is
+            model.load_state_dict(state)
+            what = "MirrorGAN"
+        else:
+            model.load_attngan(state)
+            what = "AttnGAN"
         started_from = str(init_from)
         if log:
-            log(f"generator initialised from the AttnGAN in {init_from}")
+            log(f"generator initialised from the {what} in {init_from}")
 
     if epochs is not None:
         steps = epochs * (batches.n // hp["batch_size"])
