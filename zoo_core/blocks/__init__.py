@@ -13,7 +13,12 @@ AttnGAN, MirrorGAN), written once and imported by every plugin:
 - ``upblocks``: GLU, up-sampling blocks, residual blocks and the first/last generator stages
   (StackGAN++/AttnGAN ``upBlock``, ``ResBlock``, ``INIT_STAGE_G``, ``GET_IMAGE_G``);
 - ``downblocks``: the discriminators' down-sampling blocks (StackGAN++/AttnGAN);
-- ``attribute_classifier``: the shapes attribute classifier (caption accuracy, FID features).
+- ``attribute_classifier``: the shapes attribute classifier (caption accuracy, FID features);
+- ``text_to_image``: ``TextToImageModel``, the base every text-to-image plugin subclasses
+  (prompts, vocabulary, frozen text encoder, the ``ancestral`` sampler);
+- ``attn_stages`` / ``attn_discriminators`` / ``attn_training``: the attentional generator,
+  its discriminators and training loop, shared by AttnGAN and MirrorGAN;
+- ``t2i_training``: what every text-to-image trainer uses (published encoders, caption features).
 
 Module and attribute names follow the original code, so a converter maps an original state
 dict onto these modules key for key (see each class's docstring).

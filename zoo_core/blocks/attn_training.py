@@ -1,0 +1,248 @@
+"""Training of the attentional text-to-image families (AttnGAN, MirrorGAN): ``ShapesBatches``
+(real images at every stage's size and tokenised captions), ``train_attentional`` (the
+alternating D / G loop with the family's own generator term plugged in, generator weight
+averaging and batch-norm recalibration), ``caption_accuracy_evaluator`` and the DAMSM text side."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attn_discriminators import discriminator_loss, generator_adversarial_loss, make_discriminator
+from .attn_stages import AttentionalT2I
+from .conditioning import kl_loss
+
+# -- training helpers both families use --------------------------------------------------------
+from .t2i_training import load_damsm, load_shapes_classifier  # noqa: E402,F401  (the trainers import them here)
+
+
+def text_config_from(damsm: Any, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The generator's text side is the DAMSM's: same vocabulary, same encoder sizes."""
+    te = damsm.text_encoder
+    return {**cfg, "vocab": list(damsm.vocab.words), "max_words": damsm.max_words,
+            "text_encoder": {"ninput": te.ninput, "nhidden": te.nef, "nlayers": te.nlayers,
+                             "drop_prob": float(te.drop.p), "bidirectional": te.num_directions == 2,
+                             "rnn_type": te.rnn_type}}
+
+
+def shapes_data(model: Any, data: Any = None, n: int | None = None) -> ShapesBatches:
+    """Training pairs: the shapes train split (or ``data`` = (x01, captions[, labels]))."""
+    if data is None:
+        from zoo_core.data.shapes import load_shapes
+
+        x01, captions, labels = load_shapes("train", with_captions=True, with_attributes=True, n=n)
+    else:
+        x01, captions, *rest = data
+        labels = rest[0] if rest else None
+    class_ids = scene_class_ids(labels) if labels is not None else None
+    return ShapesBatches(x01, captions, model.vocab, model.max_words, model.sizes, class_ids)
+
+
+def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = None) -> Callable[[Any], dict[str, float]]:
+    """A callable scoring a generator on the first caption of n test images with the shapes
+    attribute classifier (fixed noise, so scores are comparable between calls)."""
+    from zoo_core.data.shapes import generate
+
+    clf = load_shapes_classifier(classifier)
+    prompts = [caps[0] for caps in generate("test", n).captions]
+
+    @torch.no_grad()
+    def evaluate(model: Any) -> dict[str, float]:
+        gen = torch.Generator().manual_seed(seed)
+        images = []
+        for i in range(0, n, 100):
+            chunk = prompts[i:i + 100]
+            text = model.encode_prompts(chunk)
+            z = torch.randn(len(chunk), model.z_dim, generator=gen)
+            eps = torch.randn(len(chunk), model.c_dim, generator=gen)
+            images.append(model.generate(z, text, eps=eps).images[-1].cpu())
+        x01 = ((torch.cat(images) + 1) / 2).clamp(0, 1)
+        if x01.shape[-1] != 64:
+            x01 = torch.nn.functional.interpolate(x01, size=(64, 64), mode="bilinear", align_corners=False,
+                                                  antialias=x01.shape[-1] > 64)
+        acc = clf.caption_accuracy(x01, prompts)
+        return {k: round(v, 4) for k, v in acc.items()}
+
+    return evaluate
+
+
+# -- the shared training loop -------------------------------------------------------------------
+class ShapesBatches:
+    """Training pairs for the attentional generators: real images at every stage's size (in
+    [-1, 1]) and tokenised captions (all CAPTIONS_PER_IMAGE per image; one drawn per step).
+
+    ``x01`` (N, 3, 64, 64) in [0, 1]; ``captions`` N lists of strings; ``class_ids`` (N,)
+    ids shared by images of identical scenes (the DAMSM losses' class mask) or None.
+    """
+
+    def __init__(self, x01: torch.Tensor, captions: Sequence[Sequence[str]], vocab: Any, max_words: int,
+                 sizes: Sequence[int], class_ids: torch.Tensor | None = None) -> None:
+        self.reals = {}
+        for s in sorted(set(sizes)):
+            x = x01 if x01.shape[-1] == s else F.interpolate(
+                x01, size=(s, s), mode="bilinear", align_corners=False, antialias=s < x01.shape[-1])
+            self.reals[s] = (x.clamp(0, 1) * 2 - 1).contiguous()
+        self.sizes = list(sizes)
+        k = len(captions[0])
+        flat = [c for caps in captions for c in caps]
+        ids, lens = vocab.encode_batch(flat, max_words=max_words, pad_to=max_words)
+        self.ids, self.lens = ids.view(len(captions), k, -1), lens.view(len(captions), k)
+        self.class_ids = class_ids
+        self.n = len(captions)
+
+    def batch(self, idx: torch.Tensor, gen: torch.Generator) -> dict[str, Any]:
+        pick = torch.randint(0, self.ids.shape[1], (len(idx),), generator=gen)
+        lens = self.lens[idx, pick]
+        ids = self.ids[idx, pick][:, : int(lens.max())]
+        return {"reals": [self.reals[s][idx] for s in self.sizes], "ids": ids, "lens": lens,
+                "class_ids": None if self.class_ids is None else self.class_ids[idx], "index": idx}
+
+
+def scene_class_ids(labels: torch.Tensor) -> torch.Tensor:
+    """One id per distinct attribute row (images of the same scene description)."""
+    return torch.unique(labels, dim=0, return_inverse=True)[1]
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: AttentionalT2I, data: ShapesBatches, *, batches: int = 20,
+                          batch_size: int = 64, seed: int = 0) -> None:
+    """Recompute the generator's BN running statistics for its final (averaged) weights as exact
+    means over fresh z and training captions; sampling runs in eval mode, so a sample never
+    depends on the rest of its batch."""
+    bns = [m for m in model.generator_modules().modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    gen = torch.Generator().manual_seed(seed)
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    was = model.training
+    model.train()
+    for _ in range(batches):
+        b = data.batch(torch.randint(0, data.n, (batch_size,), generator=gen), gen)
+        text = model.encode_ids(b["ids"], b["lens"])
+        model.generate(torch.randn(batch_size, model.z_dim, generator=gen), text,
+                       eps=torch.randn(batch_size, model.c_dim, generator=gen))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    model.train(was)
+
+
+def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss: Any, steps: int | None = None,
+                      minutes: float | None = None, batch_size: int = 32, lr_g: float = 2e-4, lr_d: float = 2e-4,
+                      betas: tuple[float, float] = (0.5, 0.999), kl_weight: float = 1.0, ema: float = 0.999,
+                      seed: int = 0, evaluate: Any = None, eval_every: int = 0, log_every: int = 50,
+                      bn_batches: int = 20, log: Any = print) -> dict[str, Any]:
+    """Alternate D and G updates as the originals' trainers do, for ``steps`` updates or until
+    ``minutes`` of wall time have passed (whichever comes first).
+
+    ``extra_loss(model, out, batch, text) -> (loss, stats)`` adds the family's own generator
+    term (AttnGAN: lambda * DAMSM; MirrorGAN: lambda * STREAM caption loss). The generator's
+    parameters are averaged (EMA ``ema``, the originals' ``avg_param_G`` with 0.999) and the
+    averaged weights are what the model holds at the end, with batch-norm statistics recomputed.
+    ``evaluate(model) -> dict`` runs every ``eval_every`` steps (on the averaged weights).
+    Returns the training history and counters.
+    """
+    import time
+
+    if steps is None and minutes is None:
+        raise ValueError("give steps or minutes")
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    dev = model.device
+    netsD = [make_discriminator(s, model.ndf, model.text_dim).to(dev) for s in model.sizes]
+    g_params = model.generator_parameters()
+    opt_g = torch.optim.Adam(g_params, lr=lr_g, betas=betas)
+    opts_d = [torch.optim.Adam(d.parameters(), lr=lr_d, betas=betas) for d in netsD]
+    avg = [p.detach().clone() for p in g_params]
+
+    def swap_in_average() -> list[torch.Tensor]:
+        backup = [p.detach().clone() for p in g_params]
+        for p, a in zip(g_params, avg):
+            p.data.copy_(a)
+        return backup
+
+    def restore(backup: list[torch.Tensor]) -> None:
+        for p, b in zip(g_params, backup):
+            p.data.copy_(b)
+
+    history: list[dict[str, Any]] = []
+    evals: list[dict[str, Any]] = []
+    sums: dict[str, float] = {}
+    count = 0
+    step = 0
+    start = time.perf_counter()
+    model.train()
+    for d in netsD:
+        d.train()
+    perm, pos = torch.randperm(data.n, generator=gen), 0
+    while True:
+        if steps is not None and step >= steps:
+            break
+        if minutes is not None and time.perf_counter() - start > minutes * 60:
+            break
+        if pos + batch_size > data.n:
+            perm, pos = torch.randperm(data.n, generator=gen), 0
+        idx = perm[pos:pos + batch_size]
+        pos += batch_size
+        b = data.batch(idx, gen)
+        text = model.encode_ids(b["ids"], b["lens"])  # frozen encoder, no grad
+        noise = torch.randn(len(idx), model.z_dim, generator=gen).to(dev)
+        eps = torch.randn(len(idx), model.c_dim, generator=gen).to(dev)
+        out = model.generate(noise, text, eps=eps)
+
+        stats: dict[str, float] = {}
+        loss_d_total = 0.0
+        for i, (netD, opt) in enumerate(zip(netsD, opts_d)):
+            opt.zero_grad(set_to_none=True)
+            loss_d, st = discriminator_loss(netD, b["reals"][i].to(dev), out.images[i], text.sentence)
+            loss_d.backward()
+            opt.step()
+            loss_d_total += float(loss_d.detach())
+            if i == len(netsD) - 1:
+                stats.update(st)
+        stats["loss_d"] = loss_d_total
+
+        for d in netsD:
+            d.requires_grad_(False)
+        opt_g.zero_grad(set_to_none=True)
+        adv = generator_adversarial_loss(netsD, out.images, text.sentence)
+        kl = kl_loss(out.mu, out.logvar)
+        extra, extra_stats = extra_loss(model, out, b, text)
+        loss_g = adv + kl_weight * kl + extra
+        loss_g.backward()
+        opt_g.step()
+        for d in netsD:
+            d.requires_grad_(True)
+        with torch.no_grad():
+            for p, a in zip(g_params, avg):
+                a.mul_(ema).add_(p.detach(), alpha=1 - ema)
+        stats.update({"loss_g": float(loss_g.detach()), "adv_g": float(adv.detach()), "kl": float(kl.detach()), **extra_stats})
+        for k, v in stats.items():
+            sums[k] = sums.get(k, 0.0) + v
+        count += 1
+        step += 1
+        if step % log_every == 0:
+            row = {"step": step, **{k: round(v / count, 4) for k, v in sums.items()},
+                   "seconds": round(time.perf_counter() - start, 1)}
+            history.append(row)
+            sums, count = {}, 0
+            if log:
+                log("  ".join(f"{k} {v}" for k, v in row.items()))
+        if evaluate is not None and eval_every and step % eval_every == 0:
+            backup = swap_in_average()
+            model.eval()
+            result = {"step": step, **evaluate(model)}
+            model.train()
+            restore(backup)
+            evals.append(result)
+            if log:
+                log(f"eval {result}")
+    wall = time.perf_counter() - start
+    swap_in_average()
+    recalibrate_batchnorm(model, data, batches=bn_batches, batch_size=min(64, data.n), seed=seed)
+    model.eval()
+    return {"history": history, "evals": evals, "steps": step, "wall_time_s": round(wall, 1),
+            "discriminator_parameters": sum(p.numel() for d in netsD for p in d.parameters()),
+            "final": {k: v for k, v in (history[-1] if history else {}).items() if k not in ("step", "seconds")}}
