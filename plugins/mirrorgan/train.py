@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.blocks.attn_stages import (caption_accuracy_evaluator, load_damsm, shapes_data, text_config_from,
+from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, load_damsm, shapes_data, text_config_from,
                                          train_attentional)
 
 from .config import STREAM as STREAM_CONFIGS
