@@ -119,6 +119,24 @@ def test_one_training_step_moves_the_generator_only():
     assert any(k.startswith("h_net2.att.") for k in moved) and any(k.startswith("ca_net.") for k in moved)
 
 
+def test_trainer_continues_a_saved_generator(tmp_path):
+    from plugins.attngan.train import train
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    first, _ = train("tiny", steps=1, data=data, damsm=damsm, log=None)
+    first.save_pretrained(tmp_path / "run")
+    again, report = train("tiny", steps=1, seed=1, data=data, damsm=damsm, init_from=str(tmp_path / "run"), log=None)
+    fresh, _ = train("tiny", steps=1, seed=1, data=data, damsm=damsm, log=None)
+    w = "ca_net.fc.weight"
+    near = (again.state_dict()[w] - first.state_dict()[w]).abs().max()
+    far = (fresh.state_dict()[w] - first.state_dict()[w]).abs().max()
+    assert near < 0.1 * far and report["recipe"]["warm_start"] == str(tmp_path / "run")
+
+
 # -- the converter against the original's layout and forward ---------------------------------
 class RefGLU(nn.Module):
     def forward(self, x):

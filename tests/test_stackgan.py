@@ -167,6 +167,15 @@ def test_one_training_step_of_each_stage():
     assert torch.equal(init.text_encoder.encoder.weight, model.text_encoder.encoder.weight)  # frozen
 
 
+def test_text_scale_multiplies_the_sentence_before_both_ca_nets():
+    scaled, plain = tiny(text_scale=4.0), tiny()
+    z, sentence, eps = torch.randn(2, scaled.z_dim), torch.randn(2, scaled.text_dim), torch.randn(2, scaled.c_dim)
+    a = scaled(z, sentence, eps)
+    b = plain(z, 4.0 * sentence, eps)
+    assert all(torch.allclose(x, y, atol=1e-6) for x, y in zip(a, b))
+    assert not torch.allclose(a[1], plain(z, sentence, eps)[1])
+
+
 def test_save_load_round_trip(tmp_path):
     model = tiny()
     model.save_pretrained(tmp_path / "m")

@@ -228,3 +228,22 @@ def test_trainer_runs_end_to_end_on_a_few_images():
     assert report["recipe"]["steps"] == 2 and not model.training
     assert set(report["final"]) >= {"loss_d", "loss_g", "color", "kl"}
     assert model.sample(2, prompt=PROMPTS, generator=0).data.shape == (2, 3, 64, 64)
+
+
+def test_trainer_continues_a_saved_generator_with_its_text_scale(tmp_path):
+    from plugins.stackgan_pp.train import train
+    from zoo_core.data.shapes import generate
+
+    data = generate("train", n=16)
+    data = (data.images, data.captions)
+    torch.manual_seed(0)
+    first, _ = train(CONFIGS["tiny"] | {"text_scale": 2.5}, data=data, max_steps=1, eval_every=None, log=None)
+    first.save_pretrained(tmp_path / "run")
+    again, report = train("tiny", data=data, max_steps=1, seed=1, init_from=str(tmp_path / "run"),
+                          eval_every=None, log=None)
+    fresh, _ = train("tiny", data=data, max_steps=1, seed=1, eval_every=None, log=None)
+    assert again.text_scale == 2.5 and report["recipe"]["warm_start"] == str(tmp_path / "run")
+    w = "ca_net.fc.weight"
+    near = (again.state_dict()[w] - first.state_dict()[w]).abs().max()
+    far = (fresh.state_dict()[w] - first.state_dict()[w]).abs().max()
+    assert near < 0.1 * far

@@ -40,12 +40,15 @@ def damsm_loss_term(damsm: Any, lam: float) -> Callable:
 def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, seed: int = 0,
           steps: int | None = None, minutes: float | None = None, max_steps: int | None = None,
           data: Any = None, damsm: Any = None, evaluate: Any = None, eval_every: int | None = None,
-          threads: int | None = 1, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          threads: int | None = 1, init_from: str | None = None,
+          log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
     bound the run (defaults: the config's recipe). ``damsm`` is a DAMSMEncoders (default: the
     published damsm-shapes); ``data`` = (x01, captions[, attribute labels]) replaces the train split.
+    ``init_from`` (a saved AttnGAN folder of the same config) continues that generator; the
+    discriminators start fresh.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -56,6 +59,10 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     cfg = text_config_from(damsm, cfg)
     model = AttnGAN(**cfg)
     model.use_text_encoder(damsm)
+    if init_from is not None:
+        model.load_state_dict(AttnGAN.from_pretrained(str(init_from)).state_dict())
+        if log:
+            log(f"generator initialised from {init_from}")
     batches = shapes_data(model, data)
     if epochs is not None:
         steps = epochs * (batches.n // hp["batch_size"])
@@ -86,6 +93,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "steps": run["steps"],
             "generator_average": f"EMA {hp['ema']}; batch-norm statistics recomputed after training",
             "seed": seed,
+            "warm_start": str(init_from) if init_from is not None else None,
             "generator_parameters": model.num_generator_parameters(),
             "discriminator_parameters": run["discriminator_parameters"],
             "device": f"cpu, torch threads: {torch.get_num_threads()}",

@@ -95,7 +95,7 @@ class StackGAN(TextToImageModel):
     def __init__(self, vocab: list[str] | None = None, text_encoder: str | dict | None = "small",
                  max_words: int = 18, text_dim: int | None = None, z_dim: int = 100, condition_dim: int = 128,
                  gf_dim: int = 192, df_dim: int = 96, r_num: int = 2, stage1_size: int = 64,
-                 image_size: int = 256, stage1_gf_dim: int | None = None) -> None:
+                 image_size: int = 256, stage1_gf_dim: int | None = None, text_scale: float = 1.0) -> None:
         super().__init__()
         self.init_text(vocab, text_encoder, max_words, text_dim)
         k1 = _log2(stage1_size, "stage1_size", 8)
@@ -105,6 +105,7 @@ class StackGAN(TextToImageModel):
         self.z_dim, self.condition_dim, self.c_dim = z_dim, condition_dim, 2 * condition_dim
         self.gf_dim, self.df_dim, self.r_num = gf_dim, df_dim, r_num
         self.stage1_size, self.image_size = stage1_size, image_size
+        self.text_scale = float(text_scale)  # multiplies the sentence embedding before both CA nets
         ngf = gf_dim
         self.STAGE1_G = STAGE1_G(self.text_dim, condition_dim, z_dim, stage1_gf_dim or gf_dim, stage1_size)
         self.STAGE1_G.requires_grad_(False)  # trained first, then fixed (the original's STAGE2_G)
@@ -135,14 +136,17 @@ class StackGAN(TextToImageModel):
             return eps, eps
         raise ValueError(f"CA noise must have {self.c_dim} (or {self.condition_dim}) columns, got {eps.shape[1]}")
 
+    def _scaled(self, sentence: torch.Tensor) -> torch.Tensor:
+        return sentence * self.text_scale if self.text_scale != 1.0 else sentence
+
     def stage1(self, noise: torch.Tensor, sentence: torch.Tensor, eps: torch.Tensor | None = None):
         """Stage-I image (n, 3, stage1_size, stage1_size), mu, logvar."""
-        return self.STAGE1_G(sentence, noise, eps)
+        return self.STAGE1_G(self._scaled(sentence), noise, eps)
 
     def stage2(self, stage1_img: torch.Tensor, sentence: torch.Tensor, eps: torch.Tensor | None = None):
         """Stage-II image from a Stage-I image (detached, as in the original), mu, logvar."""
         encoded = self.encoder(stage1_img.detach())
-        c_code, mu, logvar = self.ca_net(sentence, eps)
+        c_code, mu, logvar = self.ca_net(self._scaled(sentence), eps)
         c = c_code[:, :, None, None].expand(-1, -1, encoded.size(2), encoded.size(3))
         h = self.residual(self.hr_joint(torch.cat((encoded, c), 1)))
         for i in range(self.num_up):

@@ -35,7 +35,7 @@ from torch import nn
 
 from zoo_core.blocks.conditioning import kl_loss
 
-from zoo_core.blocks.t2i_training import (attribute_accuracy, encode_captions, load_damsm,
+from zoo_core.blocks.t2i_training import (attribute_accuracy, encode_captions, load_damsm, sentence_text_scale,
                                           load_shapes_classifier)
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
@@ -179,9 +179,16 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             damsm = load_damsm()
     if damsm is not None and not cfg.get("vocab"):
         cfg["vocab"] = damsm.vocab.to_list()  # config.json carries the word list
+    source = StackGAN.from_pretrained(str(init_from)) if init_from is not None else None
+    if source is not None:
+        cfg["text_scale"] = source.text_scale
+    elif damsm is not None and "text_scale" not in cfg:  # see StackGAN.text_scale
+        from zoo_core.data.shapes import generate
+
+        cfg["text_scale"] = sentence_text_scale(damsm, data[1] if data is not None else generate("train", n=400).captions)
     model = StackGAN(**cfg).to(device)
     if init_from is not None:
-        model.load_state_dict(StackGAN.from_pretrained(str(init_from)).state_dict())
+        model.load_state_dict(source.state_dict())
     if reset_ca:  # fresh conditioning augmentation (a collapsed CA -- mu stuck at the ReLU's 0 -- stays collapsed)
         for ca in (model.STAGE1_G.ca_net, model.ca_net):
             ca.fc.reset_parameters()

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_core.blocks.t2i_training import load_damsm, load_shapes_classifier
+from zoo_core.blocks.t2i_training import load_damsm, load_shapes_classifier, sentence_text_scale
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import StackGANpp, color_consistency, weights_init
@@ -129,7 +129,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           data: tuple[torch.Tensor, list[list[str]]] | None = None, batch_size: int | None = None,
           max_steps: int | None = None, minutes: float | None = None, threads: int | None = 1,
           damsm: Any = None, classifier: Any = None, eval_every: int | None = None,
-          eval_prompts: int = 500, device: str = "cpu",
+          eval_prompts: int = 500, device: str = "cpu", init_from: str | None = None,
           log: Callable[[str], None] | None = print) -> tuple[StackGANpp, dict[str, Any]]:
     """Train the generator tree and its discriminators.
 
@@ -138,7 +138,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     tiny config without it keeps its random, frozen encoder). ``minutes`` / ``max_steps`` stop
     early; ``classifier`` (default: the published shapes classifier, for the small config)
     tracks caption accuracy every ``eval_every`` steps on training captions and scores
-    ``eval_prompts`` test captions at the end.
+    ``eval_prompts`` test captions at the end. ``init_from`` (a saved StackGAN++ folder of the
+    same config) continues that generator tree; the discriminators start fresh.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -167,13 +168,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         cfg["vocab"] = damsm.vocab.to_list()
         cfg["text_encoder"] = dict(damsm.config.get("text_encoder") or cfg["text_encoder"])
         cfg["max_words"] = damsm.max_words
-    if "text_scale" not in cfg and damsm is not None:
-        # unit-RMS sentence features into CA_NET (see StackGANpp.text_scale)
-        with torch.no_grad():
-            probe = [c for caps in captions[:400] for c in caps]
-            ids, lengths = damsm.tokenize(probe)
-            rms = float(damsm.encode_ids(ids, lengths)[1].pow(2).mean().sqrt())
-        cfg["text_scale"] = round(1.0 / max(rms, 1e-6), 4)
+    source = StackGANpp.from_pretrained(str(init_from)) if init_from is not None else None
+    if source is not None:
+        cfg["text_scale"] = source.text_scale
+    elif "text_scale" not in cfg and damsm is not None:  # see StackGANpp.text_scale
+        cfg["text_scale"] = sentence_text_scale(damsm, captions)
     model = StackGANpp(**cfg).to(device)
     if model.text_encoder is None:
         raise ValueError("training needs a text encoder (a config with text_encoder set)")
@@ -182,6 +181,10 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     for name_, module in model.named_children():
         if name_ != "text_encoder":
             module.apply(weights_init)
+    if source is not None:
+        model.load_state_dict(source.state_dict())
+        if log:
+            log(f"generator initialised from {init_from}")
     discs = model.make_discriminators().to(device)
     discs.apply(weights_init)
 
@@ -312,6 +315,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "epochs": len(history),
             "steps": step,
             "seed": seed,
+            "warm_start": str(init_from) if init_from is not None else None,
             "discriminator_parameters": sum(p.numel() for p in discs.parameters()),
             "device": f"{device}, torch threads: {torch.get_num_threads()}",
         },

@@ -47,6 +47,19 @@ def encode_captions(model: Any, captions: list[list[str]], batch: int = 1000) ->
     return torch.cat(feats).view(len(captions), k, -1)
 
 
+@torch.no_grad()
+def sentence_text_scale(damsm: Any, captions: list[list[str]], images: int = 400) -> float:
+    """1 / RMS of the encoder's sentence features over the first ``images`` images' captions.
+
+    DAMSM sentence features are small (RMS ~0.1); fed to CA_NET as they are, the text is drowned
+    by the CA noise and the generator learns to ignore it. Models take this as ``text_scale``.
+    """
+    flat = [c for caps in captions[:images] for c in caps]
+    ids, lengths = damsm.tokenize(flat)
+    rms = float(damsm.encode_ids(ids, lengths)[1].pow(2).mean().sqrt())
+    return round(1.0 / max(rms, 1e-6), 4)
+
+
 def attribute_accuracy(result: dict[str, float]) -> float:
     """The mean of the per-attribute accuracies (softer than the all-attributes caption accuracy)."""
     parts = [v for k, v in result.items() if k.startswith("caption_accuracy_")]
