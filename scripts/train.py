@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="model folder to write")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dataset", default=None,
+                        help="data set the card names (what `zoo eval` compares with; default: the trainer's)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for training (default: the trainer's own, 2 for first-party)")
     parser.add_argument("-K", "--trainer-arg", action="append", default=[], metavar="KEY=VALUE",
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    model.dataset = args.dataset or report.get("dataset")
     model.save_pretrained(out)
     (out / "training.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     grid = out.parent / f"{args.family}-samples.png"

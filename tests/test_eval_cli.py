@@ -74,3 +74,21 @@ def test_nll_on_a_gan_and_a_bad_sampler_option_are_refused(eval_env, capsys):
     assert code == 1 and "nll does not apply to dcgan.digits" in one_error_line(err)
     code, _, err = run(capsys, "dcgan.digits", "--metrics", "fid", "-O", "foo=1", "-q")
     assert code == 1 and "has no option 'foo'" in one_error_line(err)
+
+
+def test_a_model_folder_is_compared_with_the_data_set_its_card_names(eval_env, tmp_path, capsys):
+    import torch
+
+    from plugins.dcgan.config import get_config
+    from plugins.dcgan.model import DCGAN
+
+    torch.manual_seed(0)
+    model = DCGAN(**get_config("tiny"))
+    model.save_pretrained(tmp_path / "anonymous")
+    model.dataset = "digits"
+    model.save_pretrained(tmp_path / "trained")
+    code, _, err = run(capsys, str(tmp_path / "anonymous"), "--metrics", "fid", "-n", "20", "-q")
+    assert code == 1 and "--reference DATASET" in one_error_line(err)
+    code, out, err = run(capsys, str(tmp_path / "trained"), "--metrics", "fid", "-n", "20", "-q", "--json")
+    assert code == 0, err
+    assert json.loads(out)["protocol"]["reference"]["dataset"] == "digits"

@@ -74,4 +74,19 @@ def load(name: str | Path, *, device: "str | torch.device | None" = None, pull: 
     cls = family.load_class()
     model = cls.from_pretrained(str(path), map_location=str(dev))
     model.spec = spec
+    model.dataset = spec.dataset if spec is not None else card_dataset(path)
     return model.to(dev).eval()
+
+
+def card_dataset(model_dir: str | Path) -> str | None:
+    """The first data set a model folder's card names in its metadata (``datasets:``), if any."""
+    from huggingface_hub import ModelCard
+
+    card_path = Path(model_dir) / "README.md"
+    try:
+        datasets = ModelCard.load(card_path).data.datasets if card_path.exists() else None
+    except Exception:  # a card without YAML metadata names nothing
+        return None
+    if isinstance(datasets, str):
+        return datasets
+    return str(datasets[0]) if datasets else None

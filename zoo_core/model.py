@@ -39,6 +39,7 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="zoo", tags=
     condition_kind: ClassVar[str | None] = None  # "text" (prompts) or "label" (class ids)
     condition_required: ClassVar[bool] = False
     spec: ModelSpec | None = None
+    dataset: str | None = None  # what it was trained on: the catalog's, else its card's `datasets`
 
     # -- config ---------------------------------------------------------------------------
     @property
@@ -59,7 +60,15 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="zoo", tags=
     def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> str | None:  # type: ignore[override]
         """Write config.json (with the family), model.safetensors and a model card."""
         config = {**self.config, "zoo_family": self.family}
-        return super().save_pretrained(save_directory, config=config, **kwargs)
+        result = super().save_pretrained(save_directory, config=config, **kwargs)
+        card_path = Path(save_directory) / "README.md"
+        if self.dataset and card_path.exists():  # the card's metadata says what `zoo eval` compares with
+            from huggingface_hub import ModelCard
+
+            card = ModelCard.load(card_path)
+            card.data.datasets = [self.dataset]
+            card.save(card_path)
+        return result
 
     @classmethod
     def _from_pretrained(cls, *, model_id: str, revision: str | None, cache_dir: Any,

@@ -50,6 +50,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``init_from`` (a saved AttnGAN folder of the same config) continues that generator; the
     discriminators start fresh.
     """
+    dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
         torch.set_num_threads(threads)
     cfg = get_config(config)
@@ -81,6 +82,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         metrics["caption_accuracy_prompts"] = "first caption of the first 500 test images, seed 0"
     report: dict[str, Any] = {
         "family": "attngan",
+        "dataset": dataset,
         "config": {k: v for k, v in cfg.items() if k != "vocab"},
         "recipe": {
             "data": f"{batches.n} shapes images (64x64, 5 captions each; one drawn per step), "

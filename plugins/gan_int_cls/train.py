@@ -122,6 +122,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     the generator; ``disc_state`` (a .pt file) warm-starts the discriminator and the optimisers
     when it exists and receives their final state (to continue a run).
     """
+    dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
         torch.set_num_threads(threads)
     cfg = get_config(config)
@@ -273,6 +274,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     last = history[-1] if history else {}
     report: dict[str, Any] = {
         "family": "gan-int-cls",
+        "dataset": dataset,
         "config": cfg,
         "recipe": {
             "data": f"{n_images} shapes images (64x64 RGB) scaled to [-1, 1], {n_caps} captions each; "

@@ -54,6 +54,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring)."""
+    dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
         torch.set_num_threads(threads)
     name = config if isinstance(config, str) else "small"
@@ -125,6 +126,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         metrics["caption_accuracy_prompts"] = "first caption of the first 500 test images, seed 0"
     report: dict[str, Any] = {
         "family": "mirrorgan",
+        "dataset": dataset,
         "config": {k: v for k, v in cfg.items() if k != "vocab"},
         "recipe": {
             "data": f"{batches.n} shapes images (64x64, 5 captions each; one drawn per step), "

@@ -161,6 +161,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``reset_ca`` re-initialises both CA nets; ``kl_warmup`` ramps the KL weight up from 0 over that
     many steps of each stage.
     """
+    dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
         torch.set_num_threads(threads)
     cfg = get_config(config)
@@ -344,6 +345,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     wall = time.perf_counter() - start_all
     report: dict[str, Any] = {
         "family": "stackgan",
+        "dataset": dataset,
         "config": cfg,
         "recipe": {
             "data": (f"{n_images} shapes images scaled to [-1, 1] ({model.stage1_size}x{model.stage1_size} for "

@@ -141,6 +141,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``eval_prompts`` test captions at the end. ``init_from`` (a saved StackGAN++ folder of the
     same config) continues that generator tree; the discriminators start fresh.
     """
+    dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
         torch.set_num_threads(threads)
     name = config if isinstance(config, str) else None
@@ -301,6 +302,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     last = history[-1] if history else {}
     report: dict[str, Any] = {
         "family": "stackgan-pp",
+        "dataset": dataset,
         "config": {k: v for k, v in final.config.items() if k != "vocab"},
         "recipe": {
             "data": f"{n} shapes images (64x64, resized to {'/'.join(map(str, sizes))} per branch), "

@@ -26,7 +26,7 @@ ORDER = ("fid", "kid", "kid_std", "isc", "isc_std", "prc_precision", "prc_recall
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seeds the samples and every random choice of the metrics.")
 @click.option("--reference", default=None, metavar="DATASET[:SPLIT]",
-              help="Real data to compare with. Default: the model's data set, train split.")
+              help="Real data to compare with. Default: the data set the catalog or the folder's card names, train split.")
 @click.option("--feature-extractor", default=None, metavar="NAME",
               help="Default: the zoo's classifier for the data set (e.g. zoo-digits-classifier); "
                    "or inception-v3-compat with --feature-extractor-weights.")

@@ -36,7 +36,8 @@ def parse_reference(reference: str | None, model: Any) -> tuple[str, str]:
     if reference is None:
         dataset = getattr(model, "dataset", None) or getattr(getattr(model, "spec", None), "dataset", "")
         if not dataset:
-            raise BadInputError("this model names no data set in the catalog; pass --reference DATASET")
+            raise BadInputError("this model names no data set (catalog entry or card metadata); "
+                                "pass --reference DATASET")
         reference = dataset
     dataset, _, split = reference.partition(":")
     split = split or "train"
