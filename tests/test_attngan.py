@@ -14,6 +14,8 @@ from plugins.attngan.model import AttnGAN
 from zoo_core.blocks.text_to_image import TextFeatures
 from zoo_core.errors import BadInputError
 
+from .original_layouts import CA_NET, GET_IMAGE_G, INIT_STAGE_G, ResBlock, upBlock
+
 PROMPTS = ["a big red circle", "a small blue square above a yellow triangle on a white background"]
 
 
@@ -138,57 +140,6 @@ def test_trainer_continues_a_saved_generator(tmp_path):
 
 
 # -- the converter against the original's layout and forward ---------------------------------
-class RefGLU(nn.Module):
-    def forward(self, x):
-        nc = x.size(1) // 2
-        return x[:, :nc] * torch.sigmoid(x[:, nc:])
-
-
-def ref_conv3x3(i, o):
-    return nn.Conv2d(i, o, 3, 1, 1, bias=False)
-
-
-def ref_up(i, o):
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), ref_conv3x3(i, o * 2),
-                         nn.BatchNorm2d(o * 2), RefGLU())
-
-
-class RefResBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.block = nn.Sequential(ref_conv3x3(c, c * 2), nn.BatchNorm2d(c * 2), RefGLU(),
-                                   ref_conv3x3(c, c), nn.BatchNorm2d(c))
-
-    def forward(self, x):
-        return self.block(x) + x
-
-
-class RefCA(nn.Module):
-    def __init__(self, t_dim, c_dim):
-        super().__init__()
-        self.c_dim = c_dim
-        self.fc = nn.Linear(t_dim, c_dim * 4, bias=True)
-        self.relu = RefGLU()
-
-    def forward(self, emb, eps):
-        x = self.relu(self.fc(emb))
-        mu, logvar = x[:, :self.c_dim], x[:, self.c_dim:]
-        return eps * logvar.mul(0.5).exp() + mu, mu, logvar
-
-
-class RefInit(nn.Module):
-    def __init__(self, ngf, in_dim):
-        super().__init__()
-        self.gf_dim = ngf
-        self.fc = nn.Sequential(nn.Linear(in_dim, ngf * 4 * 4 * 2, bias=False), nn.BatchNorm1d(ngf * 4 * 4 * 2), RefGLU())
-        self.upsample1, self.upsample2 = ref_up(ngf, ngf // 2), ref_up(ngf // 2, ngf // 4)
-        self.upsample3, self.upsample4 = ref_up(ngf // 4, ngf // 8), ref_up(ngf // 8, ngf // 16)
-
-    def forward(self, z, c):
-        h = self.fc(torch.cat((c, z), 1)).view(-1, self.gf_dim, 4, 4)
-        return self.upsample4(self.upsample3(self.upsample2(self.upsample1(h))))
-
-
 class RefAttention(nn.Module):
     """GlobalAttentionGeneral as the original computes it (applyMask, repeat, flat softmax)."""
 
@@ -220,8 +171,8 @@ class RefNext(nn.Module):
     def __init__(self, ngf, nef, r_num):
         super().__init__()
         self.att = RefAttention(ngf, nef)
-        self.residual = nn.Sequential(*[RefResBlock(ngf * 2) for _ in range(r_num)])
-        self.upsample = ref_up(ngf * 2, ngf)
+        self.residual = nn.Sequential(*[ResBlock(ngf * 2) for _ in range(r_num)])
+        self.upsample = upBlock(ngf * 2, ngf)
 
     def forward(self, h_code, c_code, word_embs, mask):
         self.att.applyMask(mask)
@@ -229,24 +180,15 @@ class RefNext(nn.Module):
         return self.upsample(self.residual(torch.cat((h_code, c), 1))), att
 
 
-class RefImage(nn.Module):
-    def __init__(self, ngf):
-        super().__init__()
-        self.img = nn.Sequential(ref_conv3x3(ngf, 3), nn.Tanh())
-
-    def forward(self, h):
-        return self.img(h)
-
-
 class RefG_NET(nn.Module):
     def __init__(self, ngf, nef, ncf, z_dim, branch_num, r_num):
         super().__init__()
         self.branch_num = branch_num
-        self.ca_net = RefCA(nef, ncf)
-        self.h_net1, self.img_net1 = RefInit(ngf * 16, z_dim + ncf), RefImage(ngf)
+        self.ca_net = CA_NET(nef, ncf)
+        self.h_net1, self.img_net1 = INIT_STAGE_G(ngf * 16, z_dim + ncf), GET_IMAGE_G(ngf)
         for i in range(2, branch_num + 1):
             setattr(self, f"h_net{i}", RefNext(ngf, nef, r_num))
-            setattr(self, f"img_net{i}", RefImage(ngf))
+            setattr(self, f"img_net{i}", GET_IMAGE_G(ngf))
 
     def forward(self, z_code, sent_emb, word_embs, mask, eps):
         c_code, mu, logvar = self.ca_net(sent_emb, eps)

@@ -22,6 +22,8 @@ from zoo_core.blocks.conditioning import kl_loss
 from zoo_core.blocks.text_to_image import TextFeatures
 from zoo_core.errors import BadInputError
 
+from .original_layouts import conv3x3
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -203,18 +205,14 @@ def test_out_of_vocabulary_prompt_names_the_word():
 
 
 # -- converter --------------------------------------------------------------------------------------
-def _ref_conv3x3(i, o):
-    return nn.Conv2d(i, o, 3, 1, 1, bias=False)
-
-
 def _ref_upblock(i, o):
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), _ref_conv3x3(i, o), nn.BatchNorm2d(o), nn.ReLU(True))
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv3x3(i, o), nn.BatchNorm2d(o), nn.ReLU(True))
 
 
 class RefResBlock(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.block = nn.Sequential(_ref_conv3x3(c, c), nn.BatchNorm2d(c), nn.ReLU(True), _ref_conv3x3(c, c), nn.BatchNorm2d(c))
+        self.block = nn.Sequential(conv3x3(c, c), nn.BatchNorm2d(c), nn.ReLU(True), conv3x3(c, c), nn.BatchNorm2d(c))
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x):
@@ -248,7 +246,7 @@ class RefSTAGE1_G(nn.Module):
         self.upsample2 = _ref_upblock(ngf // 2, ngf // 4)
         self.upsample3 = _ref_upblock(ngf // 4, ngf // 8)
         self.upsample4 = _ref_upblock(ngf // 8, ngf // 16)
-        self.img = nn.Sequential(_ref_conv3x3(ngf // 16, 3), nn.Tanh())
+        self.img = nn.Sequential(conv3x3(ngf // 16, 3), nn.Tanh())
 
     def forward(self, text_embedding, noise):
         c_code, mu, logvar = self.ca_net(text_embedding)
@@ -265,16 +263,16 @@ class RefSTAGE2_G(nn.Module):
         self.STAGE1_G = RefSTAGE1_G(cfg, q)
         self.ca_net = RefCA_NET(cfg, q)
         self.encoder = nn.Sequential(
-            _ref_conv3x3(3, ngf), nn.ReLU(True),
+            conv3x3(3, ngf), nn.ReLU(True),
             nn.Conv2d(ngf, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
             nn.Conv2d(ngf * 2, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True))
-        self.hr_joint = nn.Sequential(_ref_conv3x3(self.ef_dim + ngf * 4, ngf * 4), nn.BatchNorm2d(ngf * 4), nn.ReLU(True))
+        self.hr_joint = nn.Sequential(conv3x3(self.ef_dim + ngf * 4, ngf * 4), nn.BatchNorm2d(ngf * 4), nn.ReLU(True))
         self.residual = nn.Sequential(*[RefResBlock(ngf * 4) for _ in range(cfg.R_NUM)])
         self.upsample1 = _ref_upblock(ngf * 4, ngf * 2)
         self.upsample2 = _ref_upblock(ngf * 2, ngf)
         self.upsample3 = _ref_upblock(ngf, ngf // 2)
         self.upsample4 = _ref_upblock(ngf // 2, ngf // 4)
-        self.img = nn.Sequential(_ref_conv3x3(ngf // 4, 3), nn.Tanh())
+        self.img = nn.Sequential(conv3x3(ngf // 4, 3), nn.Tanh())
 
     def forward(self, text_embedding, noise):
         _, stage1_img, _, _ = self.STAGE1_G(text_embedding, noise)

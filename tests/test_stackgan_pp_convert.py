@@ -14,68 +14,17 @@ from plugins.stackgan_pp.model import StackGANpp
 from zoo_core.blocks.text_to_image import TextFeatures
 from zoo_core.errors import BadInputError, ZooError
 
+from .original_layouts import CA_NET, GET_IMAGE_G, GLU, INIT_STAGE_G, ResBlock, conv3x3, upBlock
+
 
 # -- converter ----------------------------------------------------------------------------------
-class RefGLU(nn.Module):
-    def forward(self, x):
-        nc = x.size(1) // 2
-        return x[:, :nc] * torch.sigmoid(x[:, nc:])
-
-
-def ref_conv3x3(i, o):
-    return nn.Conv2d(i, o, 3, 1, 1, bias=False)
-
-
-def ref_upBlock(i, o):
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), ref_conv3x3(i, o * 2),
-                         nn.BatchNorm2d(o * 2), RefGLU())
-
-
-class RefResBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.block = nn.Sequential(ref_conv3x3(c, c * 2), nn.BatchNorm2d(c * 2), RefGLU(),
-                                   ref_conv3x3(c, c), nn.BatchNorm2d(c))
-
-    def forward(self, x):
-        return self.block(x) + x
-
-
-class RefCA_NET(nn.Module):
-    def __init__(self, t_dim, ef_dim):
-        super().__init__()
-        self.ef_dim = ef_dim
-        self.fc = nn.Linear(t_dim, ef_dim * 4, bias=True)
-        self.relu = RefGLU()
-
-    def forward(self, text_embedding, eps):
-        x = self.relu(self.fc(text_embedding))
-        mu, logvar = x[:, :self.ef_dim], x[:, self.ef_dim:]
-        return eps * logvar.mul(0.5).exp() + mu, mu, logvar
-
-
-class RefINIT_STAGE_G(nn.Module):
-    def __init__(self, ngf, in_dim):
-        super().__init__()
-        self.gf_dim = ngf
-        self.fc = nn.Sequential(nn.Linear(in_dim, ngf * 4 * 4 * 2, bias=False), nn.BatchNorm1d(ngf * 4 * 4 * 2), RefGLU())
-        self.upsample1 = ref_upBlock(ngf, ngf // 2)
-        self.upsample2 = ref_upBlock(ngf // 2, ngf // 4)
-        self.upsample3 = ref_upBlock(ngf // 4, ngf // 8)
-        self.upsample4 = ref_upBlock(ngf // 8, ngf // 16)
-
-    def forward(self, z_code, c_code):
-        out = self.fc(torch.cat((c_code, z_code), 1)).view(-1, self.gf_dim, 4, 4)
-        return self.upsample4(self.upsample3(self.upsample2(self.upsample1(out))))
-
-
 class RefNEXT_STAGE_G(nn.Module):
     def __init__(self, ngf, efg, num_residual):
         super().__init__()
         self.ef_dim = efg
-        self.jointConv = nn.Sequential(ref_conv3x3(ngf + efg, ngf * 2), nn.BatchNorm2d(ngf * 2), RefGLU())
-        self.residual = nn.Sequential(*[RefResBlock(ngf) for _ in range(num_residual)])
-        self.upsample = ref_upBlock(ngf, ngf // 2)
+        self.jointConv = nn.Sequential(conv3x3(ngf + efg, ngf * 2), nn.BatchNorm2d(ngf * 2), GLU())
+        self.residual = nn.Sequential(*[ResBlock(ngf) for _ in range(num_residual)])
+        self.upsample = upBlock(ngf, ngf // 2)
 
     def forward(self, h_code, c_code):
         s = h_code.size(2)
@@ -83,27 +32,18 @@ class RefNEXT_STAGE_G(nn.Module):
         return self.upsample(self.residual(self.jointConv(torch.cat((c, h_code), 1))))
 
 
-class RefGET_IMAGE_G(nn.Module):
-    def __init__(self, ngf):
-        super().__init__()
-        self.img = nn.Sequential(ref_conv3x3(ngf, 3), nn.Tanh())
-
-    def forward(self, h):
-        return self.img(h)
-
-
 class RefG_NET(nn.Module):
     """hanzhanggit/StackGAN-v2 G_NET with B_CONDITION and BRANCH_NUM 3, at given sizes."""
 
     def __init__(self, gf_dim, z_dim, ef_dim, t_dim, r_num):
         super().__init__()
-        self.ca_net = RefCA_NET(t_dim, ef_dim)
-        self.h_net1 = RefINIT_STAGE_G(gf_dim * 16, z_dim + ef_dim)
-        self.img_net1 = RefGET_IMAGE_G(gf_dim)
+        self.ca_net = CA_NET(t_dim, ef_dim)
+        self.h_net1 = INIT_STAGE_G(gf_dim * 16, z_dim + ef_dim)
+        self.img_net1 = GET_IMAGE_G(gf_dim)
         self.h_net2 = RefNEXT_STAGE_G(gf_dim, ef_dim, r_num)
-        self.img_net2 = RefGET_IMAGE_G(gf_dim // 2)
+        self.img_net2 = GET_IMAGE_G(gf_dim // 2)
         self.h_net3 = RefNEXT_STAGE_G(gf_dim // 2, ef_dim, r_num)
-        self.img_net3 = RefGET_IMAGE_G(gf_dim // 4)
+        self.img_net3 = GET_IMAGE_G(gf_dim // 4)
 
     def forward(self, z_code, text_embedding, eps):
         c_code, mu, logvar = self.ca_net(text_embedding, eps)
