@@ -1,9 +1,10 @@
-"""zoo_core.training: the trainers' shared epoch bookkeeping and setup."""
+"""zoo_core.training: the trainers' shared epoch bookkeeping, setup, recipe and batches."""
 from __future__ import annotations
 
 import torch
 
-from zoo_core.training import EpochMeter, setup
+from zoo_core.training import (EpochMeter, digits_unless_given, hyperparameters, recipe_for, setup,
+                               shuffled_batches)
 
 
 def test_meter_averages_by_count_per_key_and_writes_history_rows():
@@ -88,3 +89,34 @@ def test_setup_seeds_torch_and_returns_a_seeded_generator():
         assert torch.equal(a, torch.rand(2, generator=torch.Generator().manual_seed(3)))
     finally:
         torch.set_num_threads(threads)
+
+
+def test_recipe_for_a_named_config_a_dict_config_and_overrides():
+    default, named = {"lr": 1.0, "epochs": 5}, {"tiny": {"lr": 2.0, "epochs": 1}}
+    assert recipe_for("tiny", named, default) == {"lr": 2.0, "epochs": 1}
+    assert recipe_for("small", named, default) == default  # a name without its own recipe
+    assert recipe_for({"image_size": 8}, named, default, {"epochs": 7}) == {"lr": 1.0, "epochs": 7}
+    recipe_for("tiny", named, default)["lr"] = 0.0  # a copy: the tables stay as they are
+    assert named["tiny"]["lr"] == 2.0
+
+
+def test_hyperparameters_take_the_callers_values_where_given():
+    recipe = {"epochs": 5, "batch_size": 32, "lr": 1e-3}
+    assert hyperparameters(recipe, None, None, None) == (5, 32, 1e-3)
+    assert hyperparameters(recipe, 0, 8, 0.5) == (0, 8, 0.5)  # zero epochs is a request
+    assert hyperparameters(recipe, 2, 0, 0.0) == (2, 32, 1e-3)  # zero batch or lr is not
+
+
+def test_given_data_has_no_test_split():
+    data = torch.rand(3, 1, 8, 8)
+    train, test = digits_unless_given(data, 8)
+    assert train is data and test is None
+
+
+def test_shuffled_batches_cover_the_data_once_in_one_permutation():
+    data = torch.arange(10.0)
+    batches = list(shuffled_batches(data, 4, torch.Generator().manual_seed(0)))
+    perm = torch.randperm(10, generator=torch.Generator().manual_seed(0))
+    assert [len(b) for b in batches] == [4, 4, 2] and torch.equal(torch.cat(batches), data[perm])
+    full = list(shuffled_batches(data, 4, torch.Generator().manual_seed(0), drop_last=True))
+    assert [len(b) for b in full] == [4, 4] and torch.equal(torch.cat(full), data[perm[:8]])

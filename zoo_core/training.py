@@ -1,12 +1,16 @@
-"""Bookkeeping shared by the zoo's trainers: seeding and per-epoch loss averages.
+"""Bookkeeping shared by the zoo's trainers: the recipe, the default data, seeding and
+per-epoch loss averages.
 
 A trainer keeps only its recipe; the meter keeps the running sums, the history rows that go
 into ``training.json`` and the model card, the log line and the wall and CPU clocks::
 
+    recipe = recipe_for(config, TRAINING_FOR, TRAINING, overrides)
+    epochs, batch_size, lr = hyperparameters(recipe, epochs, batch_size, lr)
     gen = setup(seed, threads)
+    data, test = digits_unless_given(data, cfg["image_size"])
     meter = EpochMeter("loss", "kl", digits=3, log=log, line="loss {loss:.2f}  kl {kl:.2f}")
     for epoch in range(epochs):
-        for x in batches:
+        for x in shuffled_batches(data, batch_size, gen):
             ...
             meter.add(len(x), loss=loss.item(), kl=kl.item())  # weighted by examples
         meter.end_epoch(epoch + 1)
@@ -15,11 +19,41 @@ into ``training.json`` and the model card, the log line and the wall and CPU clo
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 
-__all__ = ["EpochMeter", "setup"]
+from .data.digits import load_digits
+
+__all__ = ["EpochMeter", "digits_unless_given", "hyperparameters", "recipe_for", "setup", "shuffled_batches"]
+
+
+def recipe_for(config: str | Mapping[str, Any], named: Mapping[str, Mapping[str, Any]],
+               default: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The training recipe for `config`: ``named[config]`` for a config name that has its own
+    recipe, else `default` (also for a config given as a dict), with `overrides` on top.
+
+    Returns a new dict, so a trainer never edits the family's recipe tables."""
+    base = named.get(config, default) if isinstance(config, str) else default
+    return {**base, **(overrides or {})}
+
+
+def hyperparameters(recipe: Mapping[str, Any], epochs: int | None, batch_size: int | None,
+             lr: float | None) -> tuple[int, int, float]:
+    """(epochs, batch_size, lr): each the caller's where given, else the recipe's.
+
+    ``epochs=0`` is taken as given (build and report without training); a batch size or
+    learning rate of 0 cannot train, so 0 falls back to the recipe's like None."""
+    return (recipe["epochs"] if epochs is None else epochs, batch_size or recipe["batch_size"],
+            lr or recipe["lr"])
+
+
+def digits_unless_given(data: torch.Tensor | None, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(train, test): the caller's `data` and no test split, or, when `data` is None, the digits'
+    train and test splits at `size` x `size` (the test split feeds the report's metrics)."""
+    if data is not None:
+        return data, None
+    return load_digits("train", size=size), load_digits("test", size=size)
 
 
 def setup(seed: int, threads: int | None) -> torch.Generator:
@@ -29,6 +63,16 @@ def setup(seed: int, threads: int | None) -> torch.Generator:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def shuffled_batches(data: torch.Tensor, batch_size: int, generator: torch.Generator, *,
+                     drop_last: bool = False) -> Iterator[torch.Tensor]:
+    """One epoch: `data` in a fresh random order (one ``randperm`` from `generator`), in batches
+    of `batch_size`; the last, smaller batch is kept unless `drop_last`."""
+    perm = torch.randperm(len(data), generator=generator)
+    stop = len(perm) - batch_size + 1 if drop_last else len(perm)
+    for i in range(0, stop, batch_size):
+        yield data[perm[i:i + batch_size]]
 
 
 class EpochMeter:

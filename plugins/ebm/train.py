@@ -15,7 +15,8 @@ from typing import Any, Callable
 import torch
 
 from zoo_core.rng import SampleRNG
-from zoo_core.training import EpochMeter, setup
+from zoo_core.training import (EpochMeter, digits_unless_given, hyperparameters, recipe_for, setup,
+                               shuffled_batches)
 
 from .config import TRAINING, TRAINING_FOR, get_config
 
@@ -66,21 +67,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           recipe: dict[str, Any] | None = None) -> tuple[EBM, dict[str, Any]]:
     """Train the energy on `data` ((N, C, H, W) in [0, 1]; default: digits train split)."""
     cfg = get_config(config)
-    recipe = {**(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING),
-              **(recipe or {})}  # overrides of the named recipe
-    epochs = recipe["epochs"] if epochs is None else epochs
-    batch_size = batch_size or recipe["batch_size"]
-    lr = lr or recipe["lr"]
+    recipe = recipe_for(config, TRAINING_FOR, TRAINING, recipe)
+    epochs, batch_size, lr = hyperparameters(recipe, epochs, batch_size, lr)
     alpha, k_steps = recipe["alpha"], recipe["train_steps"]
     gen = setup(seed, threads)
 
-    test = None
-    if data is None:
-        from zoo_core.data.digits import load_digits
-
-        size = cfg.get("energy_size") or cfg["image_size"]
-        data = load_digits("train", size=size)
-        test = load_digits("test", size=size)
+    data, test = digits_unless_given(data, cfg.get("energy_size") or cfg["image_size"])
     model = EBM(**cfg).to(device)
     if tuple(data.shape[1:]) != model.energy_shape:
         raise ValueError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
@@ -98,9 +90,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     model.train()
     b = min(batch_size, len(data))
     for epoch in range(epochs):
-        perm = torch.randperm(len(data), generator=gen)
-        for i in range(0, len(perm) - b + 1, b):
-            x_pos = data[perm[i:i + b]]
+        for x_pos in shuffled_batches(data, b, gen, drop_last=True):
             x_neg, slots = buffer.sample(b)
             x_neg = langevin(model, x_neg.to(device), k_steps, **mcmc)
             buffer.push(x_neg, slots)

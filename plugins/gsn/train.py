@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.training import EpochMeter, setup
+from zoo_core.training import (EpochMeter, digits_unless_given, hyperparameters, recipe_for, setup,
+                               shuffled_batches)
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import GSN, TorchNoise
@@ -63,19 +64,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           recipe: dict[str, Any] | None = None) -> tuple[GSN, dict[str, Any]]:
     """Train on `data` ((N, C, H, W) in [0, 1]; default: the digits train split)."""
     cfg = get_config(config)
-    recipe = {**(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING),
-              **(recipe or {})}  # overrides of the named recipe
-    epochs = recipe["epochs"] if epochs is None else epochs
-    batch_size = batch_size or recipe["batch_size"]
-    lr = lr or recipe["lr"]
+    recipe = recipe_for(config, TRAINING_FOR, TRAINING, recipe)
+    epochs, batch_size, lr = hyperparameters(recipe, epochs, batch_size, lr)
     gen = setup(seed, threads)
 
-    test = None
-    if data is None:
-        from zoo_core.data.digits import load_digits
-
-        data = load_digits("train", size=cfg["image_size"])
-        test = load_digits("test", size=cfg["image_size"])
+    data, test = digits_unless_given(data, cfg["image_size"])
     model = GSN(**cfg).to(device)
     if tuple(data.shape[1:]) != model.image_shape:
         raise ValueError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
@@ -93,9 +86,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                        line="walkback cost {loss:.2f}  step 1 {step1:.2f}  last step {last:.2f}")
     model.train()
     for epoch in range(epochs):
-        perm = torch.randperm(len(data), generator=gen)
-        for i in range(0, len(perm), batch_size):
-            x = data[perm[i:i + batch_size]]
+        for x in shuffled_batches(data, batch_size, gen):
             # (walkback, n); a warm-up of plain denoising (one step) first, if the recipe has one
             k = 1 if epoch < recipe.get("warmup_epochs", 0) else model.walkback
             costs = model.walkback_loss(x, TorchNoise(len(x), gen, device), steps=k)

@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.training import EpochMeter, setup
+from zoo_core.training import (EpochMeter, digits_unless_given, hyperparameters, recipe_for, setup,
+                               shuffled_batches)
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import VAE
@@ -47,19 +48,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           device: str = "cpu", log: Callable[[str], None] | None = print) -> tuple[VAE, dict[str, Any]]:
     """Maximise the ELBO on `data` ((N, C, H, W) in [0, 1]; default: digits train split)."""
     cfg = get_config(config)
-    hp = TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING
-    epochs = hp["epochs"] if epochs is None else epochs
-    batch_size = batch_size or hp["batch_size"]
-    lr = lr or hp["lr"]
+    hp = recipe_for(config, TRAINING_FOR, TRAINING)
+    epochs, batch_size, lr = hyperparameters(hp, epochs, batch_size, lr)
     num_samples = hp["num_samples"]
     gen = setup(seed, threads)
 
-    test = None
-    if data is None:
-        from zoo_core.data.digits import load_digits
-
-        data = load_digits("train", size=cfg["image_size"])
-        test = load_digits("test", size=cfg["image_size"])
+    data, test = digits_unless_given(data, cfg["image_size"])
     model = VAE(**cfg).to(device)
     data = data.float().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -69,9 +63,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                        line="-elbo {loss:.2f}  recon {recon:.2f}  kl {kl:.2f}")
     model.train()
     for epoch in range(epochs):
-        perm = torch.randperm(len(data), generator=gen)
-        for i in range(0, len(perm), batch_size):
-            x = data[perm[i:i + batch_size]]
+        for x in shuffled_batches(data, batch_size, gen):
             recon, kl = model.elbo(x, num_samples=num_samples, generator=gen)
             loss = (kl - recon).mean()  # negative ELBO, nats per example
             opt.zero_grad(set_to_none=True)
