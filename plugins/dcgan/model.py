@@ -77,26 +77,21 @@ class Discriminator(nn.Module):
         return self.main(x).flatten(1).squeeze(1)
 
 
-class DCGAN(GenerativeModel):
-    """The DCGAN generator; `ndf` is recorded so the trainer can rebuild the discriminator."""
+class DCGANGeneratorModel(GenerativeModel):
+    """DCGAN's generator network (``generator_layers``, under the key prefix ``generator.``) as a
+    zoo model: latents (nz, 1, 1) to images in [-1, 1], with the ancestral and truncation samplers.
 
-    family = "dcgan"
+    DCGAN and WGAN-GP publish exactly this network and differ only in training and in the
+    discriminator or critic they rebuild, so both subclass it (keeping their own family and config).
+    """
+
     kind = "image"
     value_range = (-1.0, 1.0)
     samplers = {"ancestral": AncestralSampler, "truncation": TruncationSampler}
-    card_notes = (
-        "The repo holds the generator only; the discriminator is training state and is not "
-        "published. Samples are in [-1, 1] (tanh). Batch norm runs in eval mode with statistics "
-        "recomputed after training, so a sample never depends on the rest of its batch. "
-        "The `truncation` sampler draws z from a normal truncated to +-`threshold` (resampled, not "
-        "clipped): smaller thresholds give less varied digits and, since batch norm uses statistics "
-        "of untruncated z, lower contrast (threshold 0.5 visibly greys the background). DCGAN has "
-        "no tractable likelihood.")
 
-    def __init__(self, image_size: int = 32, channels: int = 1, nz: int = 100, ngf: int = 64,
-                 ndf: int = 64) -> None:
+    def __init__(self, image_size: int, channels: int, nz: int, ngf: int) -> None:
         super().__init__()
-        self.image_size, self.channels, self.nz, self.ngf, self.ndf = image_size, channels, nz, ngf, ndf
+        self.image_size, self.channels, self.nz, self.ngf = image_size, channels, nz, ngf
         self.generator = generator_layers(image_size, channels, nz, ngf)
         init_weights(self)
 
@@ -109,6 +104,25 @@ class DCGAN(GenerativeModel):
         if z.dim() == 2:
             z = z[:, :, None, None]
         return self.generator(z)
+
+
+class DCGAN(DCGANGeneratorModel):
+    """The DCGAN generator; `ndf` is recorded so the trainer can rebuild the discriminator."""
+
+    family = "dcgan"
+    card_notes = (
+        "The repo holds the generator only; the discriminator is training state and is not "
+        "published. Samples are in [-1, 1] (tanh). Batch norm runs in eval mode with statistics "
+        "recomputed after training, so a sample never depends on the rest of its batch. "
+        "The `truncation` sampler draws z from a normal truncated to +-`threshold` (resampled, not "
+        "clipped): smaller thresholds give less varied digits and, since batch norm uses statistics "
+        "of untruncated z, lower contrast (threshold 0.5 visibly greys the background). DCGAN has "
+        "no tractable likelihood.")
+
+    def __init__(self, image_size: int = 32, channels: int = 1, nz: int = 100, ngf: int = 64,
+                 ndf: int = 64) -> None:
+        super().__init__(image_size, channels, nz, ngf)
+        self.ndf = ndf
 
     def make_discriminator(self) -> Discriminator:
         return Discriminator(self.image_size, self.channels, self.ndf)

@@ -1,7 +1,7 @@
 """WGAN-GP generator (the published model) and critic (training state).
 
-The generator is DCGAN's (imported from plugins.dcgan.model: a 4x4 projection, then
-fractionally-strided convolutions with batch norm and ReLU, tanh output). The critic is DCGAN's
+The generator is DCGAN's (the model subclasses plugins.dcgan.model's DCGANGeneratorModel: a 4x4
+projection, then fractionally-strided convolutions with batch norm and ReLU, tanh output). The critic is DCGAN's
 discriminator without batch norm, which the gradient penalty forbids (it makes each critic
 output depend on the whole batch): layer normalisation over (C, H, W) per sample, as the paper
 recommends, or no normalisation. It outputs an unbounded score, not a probability.
@@ -11,9 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from plugins.dcgan.model import _num_upsamplings, generator_layers, init_weights
-from plugins.dcgan.samplers import AncestralSampler, TruncationSampler
-from zoo_core.model import GenerativeModel
+from plugins.dcgan.model import DCGANGeneratorModel, _num_upsamplings, init_weights
 
 CRITIC_NORMS = ("layernorm", "none")
 
@@ -45,33 +43,17 @@ class Critic(nn.Module):
         return self.main(x).flatten(1).squeeze(1)
 
 
-class WGANGP(GenerativeModel):
+class WGANGP(DCGANGeneratorModel):
     """The WGAN-GP generator; the critic's sizes are recorded so the trainer can rebuild it."""
 
     family = "wgan-gp"
-    kind = "image"
-    value_range = (-1.0, 1.0)
-    samplers = {"ancestral": AncestralSampler, "truncation": TruncationSampler}
 
     def __init__(self, image_size: int = 32, channels: int = 1, nz: int = 100, ngf: int = 64,
                  ndf: int = 64, critic_norm: str = "layernorm") -> None:
-        super().__init__()
-        if critic_norm not in CRITIC_NORMS:
+        if critic_norm not in CRITIC_NORMS:  # before building: a bad name fails fast
             raise ValueError(f"critic_norm must be one of {CRITIC_NORMS}, got {critic_norm!r}")
-        self.image_size, self.channels, self.nz, self.ngf = image_size, channels, nz, ngf
+        super().__init__(image_size, channels, nz, ngf)
         self.ndf, self.critic_norm = ndf, critic_norm
-        self.generator = generator_layers(image_size, channels, nz, ngf)
-        init_weights(self)
-
-    @property
-    def latent_shape(self) -> tuple[int, int, int]:
-        return (self.nz, 1, 1)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Images (n, C, H, W) in [-1, 1] from latents (n, nz) or (n, nz, 1, 1)."""
-        if z.dim() == 2:
-            z = z[:, :, None, None]
-        return self.generator(z)
 
     def make_critic(self) -> Critic:
         return Critic(self.image_size, self.channels, self.ndf, self.critic_norm)
