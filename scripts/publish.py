@@ -23,30 +23,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for p in (ROOT, ROOT / "scripts"):  # zoo_core and plugins; train.py beside this file
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from train import find_family  # noqa: E402  (after the path above: scripts/train.py serves both scripts)
 
 REPO_FILES = ("config.json", "model.safetensors", "README.md")
-
-
-def find_family(name: str):
-    """The Family record from the catalog, or from `plugins.<name>` when not pip-installed."""
-    from zoo_core.catalog import get_catalog
-    from zoo_core.errors import CatalogError
-
-    try:
-        return get_catalog().family(name)
-    except CatalogError:
-        import importlib
-
-        try:
-            module = importlib.import_module(f"plugins.{name}")
-        except ImportError:
-            raise CatalogError(f"no installed plugin provides the family {name!r}") from None
-        for fam in module.zoo_families():
-            if fam.name == name:
-                return fam
-        raise
 
 
 def build_card(model_dir: Path, *, name: str, repo_id: str, dataset: str, license: str,
