@@ -188,7 +188,13 @@ class BoltzmannModel(GenerativeModel):
 class GaussianVisibleMixin:
     """Real-valued visibles: the model works on standardised pixels z = (x - mean) / scale with
     a per-pixel mean and one global scale stored as buffers; densities are reported over
-    pixels in [0, 1] (the change of variables adds -D log scale)."""
+    pixels in [0, 1] (the change of variables adds -D log scale).
+
+    The AIS base is a factorial Gaussian N(base_mean, exp(base_log_std)^2) fitted to the
+    standardised data; the mixin supplies the interface methods that depend only on it and on
+    the standardisation (``init_state``, ``base_log_prob``, ``prepare``,
+    ``unnormalised_log_prob``), and ``with_base_term`` for a family's ``log_unnorm``.
+    """
 
     visible_type = "gaussian"
     likelihood_space = "continuous density over pixels in [0, 1] (nats per image)"
@@ -221,6 +227,30 @@ class GaussianVisibleMixin:
     def gaussian_base_sample(self, n: int, noise: TorchNoise) -> torch.Tensor:
         eps = noise.randn_like(torch.zeros(n, len(self.base_mean), device=self.base_mean.device))
         return self.base_mean + torch.exp(self.base_log_std) * eps
+
+    def with_base_term(self, log_unnorm: torch.Tensor, v: torch.Tensor, beta: float) -> torch.Tensor:
+        """log p~_beta(v) from the model's tempered term `log_unnorm` (its log p~ at beta): add
+        (1 - beta) times the base's unnormalised log-density -(v - mu_A)^2 / (2 sigma_A^2)."""
+        if beta == 1.0:  # the model itself: the base term is zero, skip computing it
+            return log_unnorm
+        base = (((v - self.base_mean) ** 2) / (2 * torch.exp(2 * self.base_log_std))).sum(-1)
+        return log_unnorm - (1 - beta) * base
+
+    def base_log_prob(self, v: torch.Tensor, cond: Any = None) -> torch.Tensor:
+        return self.gaussian_base_log_prob(v)
+
+    def init_state(self, n: int, noise: TorchNoise, cond: Any = None) -> torch.Tensor:
+        return self.gaussian_base_sample(n, noise)
+
+    def prepare(self, x01: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> standardised visible vectors."""
+        return self.standardise(self.check_images(x01))
+
+    @torch.no_grad()
+    def unnormalised_log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """-F(v) - D log(scale): unnormalised log-density over pixels in [0, 1]."""
+        v = self.prepare(x)
+        return self.log_unnorm(v) - v.shape[1] * torch.log(self.data_scale)
 
     def tempered_gaussian(self, mean: torch.Tensor, var: torch.Tensor, beta: float,
                           noise: TorchNoise) -> tuple[torch.Tensor, torch.Tensor]:

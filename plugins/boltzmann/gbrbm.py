@@ -64,16 +64,7 @@ class GBRBM(GaussianVisibleMixin, BoltzmannModel):
     def log_unnorm(self, v: torch.Tensor, cond: Any = None, beta: float = 1.0) -> torch.Tensor:
         quad = (((v - self.b) ** 2) / (2 * self.sigma ** 2)).sum(-1)
         out = -beta * quad + F.softplus(beta * self.hidden_logits(v)).sum(-1)
-        if beta != 1.0:  # the unnormalised base: -(v - mu_A)^2 / (2 sigma_A^2)
-            base = (((v - self.base_mean) ** 2) / (2 * torch.exp(2 * self.base_log_std))).sum(-1)
-            out = out - (1 - beta) * base
-        return out
-
-    def base_log_prob(self, v: torch.Tensor, cond: Any = None) -> torch.Tensor:
-        return self.gaussian_base_log_prob(v)
-
-    def init_state(self, n: int, noise: TorchNoise, cond: Any = None) -> torch.Tensor:
-        return self.gaussian_base_sample(n, noise)
+        return self.with_base_term(out, v, beta)
 
     def _step(self, v: torch.Tensor, noise: TorchNoise, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
         h = noise.bernoulli(torch.sigmoid(beta * self.hidden_logits(v)))
@@ -86,12 +77,3 @@ class GBRBM(GaussianVisibleMixin, BoltzmannModel):
         if mean:
             v = self._step(v, noise, 1.0)[1]
         return self.unstandardise(v)
-
-    def prepare(self, x01: torch.Tensor) -> torch.Tensor:
-        return self.standardise(self.check_images(x01))
-
-    @torch.no_grad()
-    def unnormalised_log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """-F(v) - D log(scale): unnormalised log-density over pixels in [0, 1]."""
-        v = self.prepare(x)
-        return self.log_unnorm(v) - v.shape[1] * torch.log(self.data_scale)

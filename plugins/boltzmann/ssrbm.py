@@ -122,16 +122,7 @@ class SSRBM(GaussianVisibleMixin, BoltzmannModel):
     # -- the BoltzmannModel interface -----------------------------------------------------
     def log_unnorm(self, v: torch.Tensor, cond: Any = None, beta: float = 1.0) -> torch.Tensor:
         out = -beta * 0.5 * (v * v * self.lam).sum(-1) + F.softplus(beta * self.spike_logits(v)).sum(-1)
-        if beta != 1.0:
-            base = (((v - self.base_mean) ** 2) / (2 * torch.exp(2 * self.base_log_std))).sum(-1)
-            out = out - (1 - beta) * base
-        return out
-
-    def base_log_prob(self, v: torch.Tensor, cond: Any = None) -> torch.Tensor:
-        return self.gaussian_base_log_prob(v)
-
-    def init_state(self, n: int, noise: TorchNoise, cond: Any = None) -> torch.Tensor:
-        return self.gaussian_base_sample(n, noise)
+        return self.with_base_term(out, v, beta)
 
     def _step(self, v: torch.Tensor, noise: TorchNoise, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
         beta = max(beta, 1e-8)
@@ -147,11 +138,3 @@ class SSRBM(GaussianVisibleMixin, BoltzmannModel):
         if mean:  # h ~ p(h | v), then E[v | h] with the slabs integrated out
             v = self.visible_mean_given_h(noise.bernoulli(self.p_h_given_v(v)))
         return self.unstandardise(v)
-
-    def prepare(self, x01: torch.Tensor) -> torch.Tensor:
-        return self.standardise(self.check_images(x01))
-
-    @torch.no_grad()
-    def unnormalised_log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        v = self.prepare(x)
-        return self.log_unnorm(v) - v.shape[1] * torch.log(self.data_scale)
