@@ -123,3 +123,17 @@ def test_loader_and_registration():
     x2, y = S.load_shapes("test", n=8, with_labels=True)
     cols = list(S.ATTRIBUTES)
     assert torch.equal(y, labels[:, cols.index("shape0")] * len(S.COLOURS) + labels[:, cols.index("colour0")])
+
+
+def test_shape_twins_change_one_shape_and_nothing_else():
+    base, twins = S.generate("train", N), S.shape_twins("train", N)
+    changed = base.labels != twins.labels
+    assert (changed.sum(1) == 1).all()  # exactly one attribute differs ...
+    cols = list(S.ATTRIBUTES)
+    assert {cols[j] for j in changed.nonzero()[:, 1].tolist()} <= {"shape0", "shape1"}  # ... a shape
+    for caps, attrs in zip(twins.captions, twins.attributes):
+        assert all(S.is_true_of(c, attrs) for c in caps)
+    # same colours where both images are the background or the object: only shape pixels move
+    same = (base.images.int() - twins.images.int()).abs().amax(1) <= 20
+    assert same.float().mean() > 0.85 and not same.all()
+    assert torch.equal(S.shape_twins("train", N).images, twins.images)  # deterministic

@@ -315,6 +315,34 @@ def generate(split: str = "train", n: int | None = None, seed: int = 0) -> Shape
     return ShapesData(torch.from_numpy(images), captions, attributes, torch.from_numpy(labels))
 
 
+def shape_twins(split: str = "train", n: int | None = None, seed: int = 0) -> ShapesData:
+    """For each of the first n scenes of a split, its twin: the same scene (positions, sizes,
+    colours, background) with one object's shape changed, newly captioned.
+
+    Hard negatives for contrastive encoders: a batch of scenes and their twins can only be told
+    apart by shape, which random batches almost never demand. Deterministic (own seed stream,
+    never the split's).
+    """
+    import torch
+
+    base = generate(split, n)
+    images = np.empty_like(base.images.numpy())
+    captions, attributes = [], []
+    for i in range(len(base.captions)):
+        _, geometry = sample_scene(_rng(split, seed, i))
+        rng = np.random.default_rng([0x7715, ("train", "test").index(split), seed, i])
+        attrs = dict(base.attributes[i])
+        k = int(rng.integers(len(geometry)))
+        other = [(attrs[f"shape{1 - k}"], attrs[f"colour{1 - k}"])] if len(geometry) == 2 else []
+        choices = [sh for sh in SHAPES if sh != attrs[f"shape{k}"] and (sh, attrs[f"colour{k}"]) not in other]
+        attrs[f"shape{k}"] = _pick(rng, choices)
+        images[i] = render(attrs, geometry, rng)
+        captions.append(captions_for(attrs, rng))
+        attributes.append(attrs)
+    labels = np.array([encode_attributes(a) for a in attributes], np.int64)
+    return ShapesData(torch.from_numpy(images), captions, attributes, torch.from_numpy(labels))
+
+
 def load_shapes(split: str = "train", size: int = IMAGE_SIZE, with_captions: bool = False,
                 with_attributes: bool = False, with_labels: bool = False, n: int | None = None):
     """Images in [0, 1], (N, 3, size, size), for a DatasetInfo.
