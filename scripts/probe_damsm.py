@@ -9,6 +9,9 @@ shape, colour and size of each object, background) on (a) the DAMSM image code o
 (b) the DAMSM sentence code of their first caption, and reports accuracy on test images next to
 the chance rate (the most common value). An attribute the image code cannot predict is one
 R-precision is blind to; caption accuracy (the attribute classifier) still scores it.
+Also reported, on test scenes and their shape twins (the same scene with one shape changed):
+how often an image's code is closer to its own caption than to its twin's, and a caption's
+code closer to its own image than to the twin image (chance 0.5).
 """
 from __future__ import annotations
 
@@ -35,6 +38,18 @@ def codes(damsm, data, batch: int = 250) -> tuple[np.ndarray, np.ndarray]:
     return image.numpy(), sentence.numpy()
 
 
+@torch.no_grad()
+def twin_accuracy(damsm, scenes, twins) -> dict[str, float]:
+    """Pairwise shape discrimination of the global codes on scenes vs their shape twins."""
+    import torch.nn.functional as F
+
+    img, sen = (F.normalize(torch.as_tensor(c), dim=1) for c in codes(damsm, scenes))
+    twin_img, twin_sen = (F.normalize(torch.as_tensor(c), dim=1) for c in codes(damsm, twins))
+    own = (img * sen).sum(1)
+    return {"image_prefers_own_caption": round(float((own > (img * twin_sen).sum(1)).float().mean()), 3),
+            "caption_prefers_own_image": round(float((own > (twin_img * sen).sum(1)).float().mean()), 3)}
+
+
 def probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> float:
     """Test accuracy of a logistic regression fitted on standardised codes."""
     from sklearn.linear_model import LogisticRegression
@@ -55,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
 
     from zoo_core.blocks.t2i_training import load_damsm
-    from zoo_core.data.shapes import ATTRIBUTES, generate
+    from zoo_core.data.shapes import ATTRIBUTES, generate, shape_twins
 
     damsm = load_damsm(args.damsm)
     train, test = generate("train", n=args.train), generate("test", n=args.test)
@@ -67,13 +82,16 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"attribute": name, "chance": round(chance, 3),
                      "image_code": round(probe(img_tr, y_tr[:, j], img_te, y_te[:, j]), 3),
                      "sentence_code": round(probe(sen_tr, y_tr[:, j], sen_te, y_te[:, j]), 3)})
+    twins = twin_accuracy(damsm, test, shape_twins("test", n=args.test))
     if args.json:
-        print(json.dumps({"damsm": args.damsm, "train": args.train, "test": args.test, "probes": rows}, indent=2))
+        print(json.dumps({"damsm": args.damsm, "train": args.train, "test": args.test, "probes": rows,
+                          "shape_twins": twins}, indent=2))
         return 0
     print(f"linear probes on {args.damsm} codes ({args.train} train / {args.test} test images)")
     print(f"{'attribute':<12}{'chance':>8}{'image':>8}{'sentence':>10}")
     for r in rows:
         print(f"{r['attribute']:<12}{r['chance']:>8.3f}{r['image_code']:>8.3f}{r['sentence_code']:>10.3f}")
+    print("shape twins (chance 0.5): " + ", ".join(f"{k} {v:.3f}" for k, v in twins.items()))
     return 0
 
 
