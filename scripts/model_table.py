@@ -65,8 +65,11 @@ def tables(registry: dict) -> str:
                        for n in t2i for m in [models[n].get("metrics") or {}]])]
         real = next((models[n]["metrics"]["real_data"] for n in t2i if "real_data" in (models[n].get("metrics") or {})), None)
         if real:
+            encoders = registry["models"]
+            cap = (encoders.get("shapes-classifier.small", {}).get("metrics") or {}).get("test_caption_accuracy_real_images")
+            rp = (encoders.get("damsm.shapes", {}).get("metrics") or {}).get("test_r_precision")
             out += ["", f"Real data floor (shapes test split): FID {fmt(real.get('fid'))}, KID {fmt(real.get('kid'))}; "
-                        f"real images score caption accuracy 0.969 and DAMSM R-precision 0.90."]
+                        f"real images score caption accuracy {fmt(cap)} and DAMSM R-precision {fmt(rp, 2)}."]
     if other:
         out += ["", "**Text and audio**:", "",
                 table(["model", "family", "data", "weights", "likelihood (as recorded)"],
