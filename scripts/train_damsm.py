@@ -53,6 +53,28 @@ def scene_ids(labels: torch.Tensor) -> torch.Tensor:
     return torch.unique(labels, dim=0, return_inverse=True)[1]
 
 
+class LossMeter:
+    """Running means of the DAMSM word and sentence losses, logged and kept every 50 steps."""
+
+    def __init__(self, label: str, log: Callable[[str], None], every: int = 50) -> None:
+        self.label, self.log, self.every = label, log, every
+        self.start, self.history = time.perf_counter(), []
+        self.sums, self.count = {"w": 0.0, "s": 0.0}, 0
+
+    def update(self, step: int, steps: int, parts: dict[str, torch.Tensor]) -> None:
+        self.sums["w"] += (parts["w_loss0"] + parts["w_loss1"]).item()
+        self.sums["s"] += (parts["s_loss0"] + parts["s_loss1"]).item()
+        self.count += 1
+        if step % self.every == 0 or step == steps:
+            row = {"step": step, "w_loss": round(self.sums["w"] / self.count, 4),
+                   "s_loss": round(self.sums["s"] / self.count, 4),
+                   "seconds": round(time.perf_counter() - self.start, 1)}
+            self.history.append(row)
+            self.log(f"{self.label} step {step:4d}  w_loss {row['w_loss']:.3f}  s_loss {row['s_loss']:.3f}  "
+                     f"{row['seconds']:.0f}s")
+            self.sums, self.count = {"w": 0.0, "s": 0.0}, 0
+
+
 def tokenized_captions(captions: list[list[str]], vocab, max_words: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(ids (N, K, max_words), lengths (N, K)) for K captions per image."""
     flat = [c for cs in captions for c in cs]
@@ -102,7 +124,7 @@ def train_damsm(*, steps: int, seed: int = 0, trunk: Any = None,
     r = DAMSM_RECIPE
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=r["lr"], betas=r["betas"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=r["lr"] / 10)
-    start, history, sums, count = time.perf_counter(), [], {"w": 0.0, "s": 0.0}, 0
+    meter = LossMeter("damsm", log)
     perm, pos = torch.randperm(len(x_train), generator=gen), 0
     model.train()
     if trunk is not None:
@@ -121,16 +143,8 @@ def train_damsm(*, steps: int, seed: int = 0, trunk: Any = None,
         torch.nn.utils.clip_grad_norm_(model.text_encoder.parameters(), r["rnn_grad_clip"])
         opt.step()
         sched.step()
-        sums["w"] += (parts["w_loss0"] + parts["w_loss1"]).item()
-        sums["s"] += (parts["s_loss0"] + parts["s_loss1"]).item()
-        count += 1
-        if step % 50 == 0 or step == steps:
-            row = {"step": step, "w_loss": round(sums["w"] / count, 4), "s_loss": round(sums["s"] / count, 4),
-                   "seconds": round(time.perf_counter() - start, 1)}
-            history.append(row)
-            log(f"damsm step {step:4d}  w_loss {row['w_loss']:.3f}  s_loss {row['s_loss']:.3f}  {row['seconds']:.0f}s")
-            sums, count = {"w": 0.0, "s": 0.0}, 0
-    wall = time.perf_counter() - start
+        meter.update(step, steps, parts)
+    wall = time.perf_counter() - meter.start
     test_ids, test_lens = tokenized_captions(test.captions, vocab, shapes.MAX_CAPTION_WORDS)
     rp = damsm_r_precision(model, test.images.float() / 255, test_ids, test_lens, scene_ids(test.labels), seed)
     model.eval()
@@ -147,7 +161,7 @@ def train_damsm(*, steps: int, seed: int = 0, trunk: Any = None,
                    "batch_size": r["batch_size"], "steps": steps, "seed": seed,
                    "device": f"cpu, {torch.get_num_threads()} thread(s)"},
         "wall_time_s": round(wall, 1),
-        "history": history,
+        "history": meter.history,
         "metrics": {"test_r_precision": round(rp["r_precision"], 4), "test_r_precision_std": round(rp["std"], 4),
                     "r_precision_protocol": "1000 real test images vs their first caption, 1 true among 100"},
         "parameters": {"text_encoder": sum(p.numel() for p in model.text_encoder.parameters()),
@@ -190,7 +204,7 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0,
     damsm.eval()
     for h in heads:
         h.train()
-    start, history, sums, count = time.perf_counter(), [], {"w": 0.0, "s": 0.0}, 0
+    meter = LossMeter("refine", log)
     half = r["batch_size"] // 2
     for step in range(1, steps + 1):
         base = torch.randperm(n, generator=gen)[:half]
@@ -207,16 +221,8 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0,
         parts["loss"].backward()
         opt.step()
         sched.step()
-        sums["w"] += (parts["w_loss0"] + parts["w_loss1"]).item()
-        sums["s"] += (parts["s_loss0"] + parts["s_loss1"]).item()
-        count += 1
-        if step % 50 == 0 or step == steps:
-            row = {"step": step, "w_loss": round(sums["w"] / count, 4), "s_loss": round(sums["s"] / count, 4),
-                   "seconds": round(time.perf_counter() - start, 1)}
-            history.append(row)
-            log(f"refine step {step:4d}  w_loss {row['w_loss']:.3f}  s_loss {row['s_loss']:.3f}  {row['seconds']:.0f}s")
-            sums, count = {"w": 0.0, "s": 0.0}, 0
-    wall = time.perf_counter() - start
+        meter.update(step, steps, parts)
+    wall = time.perf_counter() - meter.start
     damsm.eval().requires_grad_(False)
     test = shapes.generate("test")
     test_ids, test_lens = tokenized_captions(test.captions, damsm.vocab, damsm.max_words)
@@ -234,7 +240,7 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0,
                    "batch_size": r["batch_size"], "steps": steps, "seed": seed,
                    "device": f"cpu, {torch.get_num_threads()} thread(s)"},
         "wall_time_s": round(wall, 1),
-        "history": history,
+        "history": meter.history,
         "metrics": {"test_r_precision": round(rp["r_precision"], 4), "test_r_precision_std": round(rp["std"], 4),
                     "r_precision_protocol": "1000 real test images vs their first caption, 1 true among 100"},
     }
