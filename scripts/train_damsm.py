@@ -53,6 +53,12 @@ def scene_ids(labels: torch.Tensor) -> torch.Tensor:
     return torch.unique(labels, dim=0, return_inverse=True)[1]
 
 
+def r_precision_metrics(rp: dict[str, float]) -> dict[str, Any]:
+    """The report's metrics from damsm_r_precision's result, with the protocol named."""
+    return {"test_r_precision": round(rp["r_precision"], 4), "test_r_precision_std": round(rp["std"], 4),
+            "r_precision_protocol": "1000 real test images vs their first caption, 1 true among 100"}
+
+
 class LossMeter:
     """Running means of the DAMSM word and sentence losses, logged and kept every 50 steps."""
 
@@ -162,8 +168,7 @@ def train_damsm(*, steps: int, seed: int = 0, trunk: Any = None,
                    "device": f"cpu, {torch.get_num_threads()} thread(s)"},
         "wall_time_s": round(wall, 1),
         "history": meter.history,
-        "metrics": {"test_r_precision": round(rp["r_precision"], 4), "test_r_precision_std": round(rp["std"], 4),
-                    "r_precision_protocol": "1000 real test images vs their first caption, 1 true among 100"},
+        "metrics": r_precision_metrics(rp),
         "parameters": {"text_encoder": sum(p.numel() for p in model.text_encoder.parameters()),
                        "image_encoder": sum(p.numel() for p in model.image_encoder.parameters()),
                        "trained": sum(p.numel() for p in model.parameters() if p.requires_grad)},
@@ -241,8 +246,7 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0,
                    "device": f"cpu, {torch.get_num_threads()} thread(s)"},
         "wall_time_s": round(wall, 1),
         "history": meter.history,
-        "metrics": {"test_r_precision": round(rp["r_precision"], 4), "test_r_precision_std": round(rp["std"], 4),
-                    "r_precision_protocol": "1000 real test images vs their first caption, 1 true among 100"},
+        "metrics": r_precision_metrics(rp),
     }
     log(f"refined damsm: test R-precision {rp['r_precision']:.4f} +- {rp['std']:.4f}  ({wall:.0f}s)")
     return damsm, report
