@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, load_damsm, shapes_data, text_config_from,
+from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, run_length, setup_attentional, shapes_data,
                                          train_attentional)
 from zoo_core.blocks.damsm import sent_loss, words_loss
 
@@ -51,24 +51,14 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     discriminators start fresh.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
-    if threads:
-        torch.set_num_threads(threads)
-    cfg = get_config(config)
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    torch.manual_seed(seed)
-    damsm = load_damsm(damsm)
-    cfg = text_config_from(damsm, cfg)
-    model = AttnGAN(**cfg)
-    model.use_text_encoder(damsm)
+    model, damsm = setup_attentional(AttnGAN, get_config(config), damsm=damsm, seed=seed, threads=threads)
     if init_from is not None:
         model.load_state_dict(AttnGAN.from_pretrained(str(init_from)).state_dict())
         if log:
             log(f"generator initialised from {init_from}")
     batches = shapes_data(model, data)
-    if epochs is not None:
-        steps = epochs * (batches.n // hp["batch_size"])
-    steps = steps if steps is not None else max_steps if max_steps is not None else hp["steps"]
-    minutes = minutes if minutes is not None else (None if steps is not None and hp["minutes"] is None else hp["minutes"])
+    steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
     if evaluate is None and isinstance(config, str) and config == "small":
         evaluate = caption_accuracy_evaluator()
     run = train_attentional(model, batches, extra_loss=damsm_loss_term(damsm, hp["damsm_lambda"]),
@@ -83,7 +73,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     report: dict[str, Any] = {
         "family": "attngan",
         "dataset": dataset,
-        "config": {k: v for k, v in cfg.items() if k != "vocab"},
+        "config": {k: v for k, v in model.config.items() if k != "vocab"},
         "recipe": {
             "data": f"{batches.n} shapes images (64x64, 5 captions each; one drawn per step), "
                     f"images scaled to [-1, 1], stages at {model.sizes}",

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, load_damsm, shapes_data, text_config_from,
+from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, run_length, setup_attentional, shapes_data,
                                          train_attentional)
 
 from .config import STREAM as STREAM_CONFIGS
@@ -55,16 +55,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring)."""
     dataset = "shapes" if data is None else None  # what the saved card names
-    if threads:
-        torch.set_num_threads(threads)
     name = config if isinstance(config, str) else "small"
-    cfg = get_config(config)
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    torch.manual_seed(seed)
-    damsm = load_damsm(damsm)
-    cfg = text_config_from(damsm, cfg)
-    model = MirrorGAN(**cfg)
-    model.use_text_encoder(damsm)
+    model, damsm = setup_attentional(MirrorGAN, get_config(config), damsm=damsm, seed=seed, threads=threads)
     batches = shapes_data(model, data)
 
     # STREAM: trained on real pairs, then frozen
@@ -108,10 +101,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         if log:
             log(f"generator initialised from the {what} in {init_from}")
 
-    if epochs is not None:
-        steps = epochs * (batches.n // hp["batch_size"])
-    steps = steps if steps is not None else max_steps if max_steps is not None else hp["steps"]
-    minutes = minutes if minutes is not None else (None if steps is not None and hp["minutes"] is None else hp["minutes"])
+    steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
     if evaluate is None and name == "small" and isinstance(config, str):
         evaluate = caption_accuracy_evaluator()
     start_metrics = evaluate(model.eval()) if evaluate is not None and started_from else None
@@ -127,7 +117,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     report: dict[str, Any] = {
         "family": "mirrorgan",
         "dataset": dataset,
-        "config": {k: v for k, v in cfg.items() if k != "vocab"},
+        "config": {k: v for k, v in model.config.items() if k != "vocab"},
         "recipe": {
             "data": f"{batches.n} shapes images (64x64, 5 captions each; one drawn per step), "
                     f"images scaled to [-1, 1], stages at {model.sizes}",

@@ -129,6 +129,30 @@ def recalibrate_batchnorm(model: AttentionalT2I, data: ShapesBatches, *, batches
     model.train(was)
 
 
+def setup_attentional(cls: type, cfg: dict[str, Any], *, damsm: Any, seed: int,
+                      threads: int | None) -> tuple[Any, Any]:
+    """(generator, DAMSM): threads and seed set, the DAMSM loaded (default: the published one)
+    and the generator built around its frozen text encoder and vocabulary."""
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    damsm = load_damsm(damsm)
+    model = cls(**text_config_from(damsm, cfg))
+    model.use_text_encoder(damsm)
+    return model, damsm
+
+
+def run_length(hp: dict[str, Any], n_images: int, *, epochs: int | None, steps: int | None,
+               max_steps: int | None, minutes: float | None) -> tuple[int | None, float | None]:
+    """(steps, minutes) bounding a run: epochs, then steps / max_steps, then the recipe's; the
+    recipe's wall-clock cap applies unless a step count was asked for and the recipe has none."""
+    if epochs is not None:
+        steps = epochs * (n_images // hp["batch_size"])
+    steps = steps if steps is not None else max_steps if max_steps is not None else hp["steps"]
+    minutes = minutes if minutes is not None else (None if steps is not None and hp["minutes"] is None else hp["minutes"])
+    return steps, minutes
+
+
 def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss: Any, steps: int | None = None,
                       minutes: float | None = None, batch_size: int = 32, lr_g: float = 2e-4, lr_d: float = 2e-4,
                       betas: tuple[float, float] = (0.5, 0.999), kl_weight: float = 1.0, ema: float = 0.999,
