@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_core.blocks.t2i_training import (attribute_accuracy, encode_captions, load_damsm,
-                                          load_shapes_classifier)
+from zoo_core.blocks.t2i_training import (attach_text_and_data, attribute_accuracy, encode_captions,
+                                          resolve_damsm)
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .model import GANINTCLS
@@ -134,29 +134,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
 
-    if damsm == "auto":
-        damsm = None
-        if cfg.get("text_encoder") == SHAPES_TEXT_ENCODER:
-            damsm = load_damsm()
-    if damsm is not None and not cfg.get("vocab"):
-        cfg["vocab"] = damsm.vocab.to_list()  # config.json carries the word list
+    damsm = resolve_damsm(damsm, cfg, SHAPES_TEXT_ENCODER)
     model = GANINTCLS(**cfg).to(device)
     if init_from is not None:
         model.load_state_dict(GANINTCLS.from_pretrained(str(init_from)).state_dict())
-    if damsm is not None:
-        model.use_text_encoder(damsm)
-    if model.text_encoder is None:
-        raise ValueError("training needs a text encoder (this config reads embeddings only)")
-    if classifier == "auto":
-        classifier = None
-        if data is None:
-            classifier = load_shapes_classifier()
-
-    from zoo_core.data.shapes import load_shapes
-
-    if data is None:
-        data = load_shapes("train", with_captions=True)
-    images01, captions = data
+    classifier, images01, captions = attach_text_and_data(model, damsm, classifier, data)
     real_all = images01.float() * 2 - 1  # [0, 1] -> [-1, 1], the tanh range
     sentences = encode_captions(model, captions)  # (N, k, text_dim), frozen encoder
     n_images, n_caps = sentences.shape[:2]

@@ -34,9 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo_core.blocks.conditioning import kl_loss
-
-from zoo_core.blocks.t2i_training import (attribute_accuracy, encode_captions, load_damsm, sentence_text_scale,
-                                          load_shapes_classifier)
+from zoo_core.blocks.t2i_training import (attach_text_and_data, attribute_accuracy, encode_captions, resolve_damsm,
+                                          sentence_text_scale)
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .model import STAGE1_D, StackGAN
@@ -174,12 +173,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
 
-    if damsm == "auto":
-        damsm = None
-        if cfg.get("text_encoder") == SHAPES_TEXT_ENCODER:
-            damsm = load_damsm()
-    if damsm is not None and not cfg.get("vocab"):
-        cfg["vocab"] = damsm.vocab.to_list()  # config.json carries the word list
+    damsm = resolve_damsm(damsm, cfg, SHAPES_TEXT_ENCODER)
     source = StackGAN.from_pretrained(str(init_from)) if init_from is not None else None
     if source is not None:
         cfg["text_scale"] = source.text_scale
@@ -193,20 +187,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     if reset_ca:  # fresh conditioning augmentation (a collapsed CA -- mu stuck at the ReLU's 0 -- stays collapsed)
         for ca in (model.STAGE1_G.ca_net, model.ca_net):
             ca.fc.reset_parameters()
-    if damsm is not None:
-        model.use_text_encoder(damsm)
-    if model.text_encoder is None:
-        raise ValueError("training needs a text encoder (this config reads embeddings only)")
-    if classifier == "auto":
-        classifier = None
-        if data is None:
-            classifier = load_shapes_classifier()
-
-    from zoo_core.data.shapes import load_shapes
-
-    if data is None:
-        data = load_shapes("train", size=model.image_size, with_captions=True)
-    images01, captions = data
+    classifier, images01, captions = attach_text_and_data(model, damsm, classifier, data, size=model.image_size)
     if images01.shape[-1] != model.image_size:
         raise ValueError(f"images are {images01.shape[-1]}x{images01.shape[-1]}; this config makes {model.image_size}")
     real2 = images01.float() * 2 - 1
@@ -331,6 +312,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
     metrics: dict[str, float] = {}
     if classifier is not None:
+        from zoo_core.data.shapes import load_shapes
+
         _, test_caps = load_shapes("test", with_captions=True)
         test_prompts = _pick_prompts(test_caps, 500, seed + 4)
         result = caption_accuracy(model, classifier, test_prompts, seed=seed + 5)

@@ -38,6 +38,36 @@ def load_shapes_classifier(classifier: Any = None) -> Any:
     return _frozen(classifier)
 
 
+def resolve_damsm(damsm: Any, cfg: dict[str, Any], shapes_encoder: dict[str, Any]) -> Any:
+    """The DAMSM a sentence-conditioned trainer copies its text encoder from: "auto" means the
+    published one when the config's encoder has its size (``shapes_encoder``), else none. Sets
+    the config's vocabulary from it, so config.json carries the word list."""
+    if damsm == "auto":
+        damsm = load_damsm() if cfg.get("text_encoder") == shapes_encoder else None
+    if damsm is not None and not cfg.get("vocab"):
+        cfg["vocab"] = damsm.vocab.to_list()
+    return damsm
+
+
+def attach_text_and_data(model: Any, damsm: Any, classifier: Any, data: Any,
+                         size: int | None = None) -> tuple[Any, torch.Tensor, list[list[str]]]:
+    """(classifier, images in [0, 1], captions) for a trainer: the DAMSM text encoder copied in
+    (frozen), the classifier resolved ("auto": the published one unless ``data`` is given) and
+    the shapes train split at ``size`` loaded when no ``data`` is given."""
+    if damsm is not None:
+        model.use_text_encoder(damsm)
+    if model.text_encoder is None:
+        raise ValueError("training needs a text encoder (this config reads embeddings only)")
+    if classifier == "auto":
+        classifier = load_shapes_classifier() if data is None else None
+    if data is None:
+        from ..data.shapes import load_shapes
+
+        data = load_shapes("train", with_captions=True, **({"size": size} if size else {}))
+    images01, captions = data
+    return classifier, images01, captions
+
+
 @torch.no_grad()
 def encode_captions(model: Any, captions: list[list[str]], batch: int = 1000) -> torch.Tensor:
     """Sentence features (N, k, text_dim) of N images' k captions, by the model's frozen encoder."""
