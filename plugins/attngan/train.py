@@ -6,7 +6,7 @@ with the DAMSM encoders pretrained and frozen (zoo-models/damsm-shapes): the tex
 gives the word and sentence features the generator reads, the image encoder scores the last
 stage's images against their captions (words_loss + sent_loss, both directions). Each stage has
 its own discriminator (matched / mismatched / fake pairs, conditional and unconditional logits).
-The loop itself is shared with MirrorGAN (zoo_core.blocks.attn_stages.train_attentional).
+The loop itself is shared with MirrorGAN (zoo_core.blocks.attn_training.train_with_recipe).
 
 ``train(config, ...)`` returns ``(model, report)`` for scripts/train.py.
 """
@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 
 from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, run_length, setup_attentional, shapes_data,
-                                         train_attentional)
+                                         train_with_recipe)
 from zoo_core.blocks.damsm import sent_loss, words_loss
 
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -61,15 +61,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
     if evaluate is None and isinstance(config, str) and config == "small":
         evaluate = caption_accuracy_evaluator()
-    run = train_attentional(model, batches, extra_loss=damsm_loss_term(damsm, hp["damsm_lambda"]),
-                            steps=steps, minutes=minutes, batch_size=hp["batch_size"], lr_g=hp["lr_g"],
-                            lr_d=hp["lr_d"], kl_weight=hp["kl_weight"], ema=hp["ema"], seed=seed,
-                            evaluate=evaluate, eval_every=eval_every or (300 if evaluate else 0),
-                            log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"], log=log)
-    metrics: dict[str, Any] = {}
-    if evaluate is not None:
-        metrics = {k: v for k, v in evaluate(model).items()}
-        metrics["caption_accuracy_prompts"] = "first caption of the first 500 test images, seed 0"
+    run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"]), hp,
+                                     steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
+                                     eval_every=eval_every, log=log)
     report: dict[str, Any] = {
         "family": "attngan",
         "dataset": dataset,

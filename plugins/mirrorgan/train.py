@@ -21,7 +21,7 @@ from typing import Any, Callable
 import torch
 
 from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, run_length, setup_attentional, shapes_data,
-                                         train_attentional)
+                                         train_with_recipe)
 
 from .config import STREAM as STREAM_CONFIGS
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -105,15 +105,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     if evaluate is None and name == "small" and isinstance(config, str):
         evaluate = caption_accuracy_evaluator()
     start_metrics = evaluate(model.eval()) if evaluate is not None and started_from else None
-    run = train_attentional(model, batches, extra_loss=stream_loss_term(stream, hp["caption_lambda"]),
-                            steps=steps, minutes=minutes, batch_size=hp["batch_size"], lr_g=hp["lr_g"],
-                            lr_d=hp["lr_d"], kl_weight=hp["kl_weight"], ema=hp["ema"], seed=seed,
-                            evaluate=evaluate, eval_every=eval_every or (300 if evaluate else 0),
-                            log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"], log=log)
-    metrics: dict[str, Any] = {}
-    if evaluate is not None:
-        metrics = dict(evaluate(model))
-        metrics["caption_accuracy_prompts"] = "first caption of the first 500 test images, seed 0"
+    run, metrics = train_with_recipe(model, batches, stream_loss_term(stream, hp["caption_lambda"]), hp,
+                                     steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
+                                     eval_every=eval_every, log=log)
     report: dict[str, Any] = {
         "family": "mirrorgan",
         "dataset": dataset,

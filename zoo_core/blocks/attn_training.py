@@ -270,3 +270,20 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     return {"history": history, "evals": evals, "steps": step, "wall_time_s": round(wall, 1),
             "discriminator_parameters": sum(p.numel() for d in netsD for p in d.parameters()),
             "final": {k: v for k, v in (history[-1] if history else {}).items() if k not in ("step", "seconds")}}
+
+
+def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: Any, hp: dict[str, Any], *,
+                      steps: int | None, minutes: float | None, seed: int, evaluate: Any,
+                      eval_every: int | None, log: Callable[[str], None] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``train_attentional`` with a recipe's batch size, learning rates, KL weight and averaging;
+    returns (run, final metrics of ``evaluate``, with the prompts it used named)."""
+    run = train_attentional(model, data, extra_loss=extra_loss, steps=steps, minutes=minutes,
+                            batch_size=hp["batch_size"], lr_g=hp["lr_g"], lr_d=hp["lr_d"], kl_weight=hp["kl_weight"],
+                            ema=hp["ema"], seed=seed, evaluate=evaluate,
+                            eval_every=eval_every or (300 if evaluate else 0),
+                            log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"], log=log)
+    metrics: dict[str, Any] = {}
+    if evaluate is not None:
+        metrics = dict(evaluate(model))
+        metrics["caption_accuracy_prompts"] = "first caption of the first 500 test images, seed 0"
+    return run, metrics
