@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from zoo_core.blocks.init import normal_init
 from zoo_core.blocks.text_to_image import GeneratorOutput, TextFeatures, TextToImageModel
 
 from .samplers import InterpolateSampler, TextToImageSampler
@@ -32,14 +33,7 @@ from .samplers import InterpolateSampler, TextToImageSampler
 
 def init_weights(module: nn.Module) -> None:
     """The original's initialisation: convolutions from N(0, 0.02), batch-norm scales N(1, 0.02)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
+    normal_init(module, linear=False)
 
 
 class ResidualBlock(nn.Module):

@@ -31,6 +31,7 @@ from torch import nn
 
 from zoo_core.blocks.conditioning import CANet
 from zoo_core.blocks.downblocks import D_GET_LOGITS
+from zoo_core.blocks.init import normal_init
 from zoo_core.blocks.text_to_image import GeneratorOutput, TextFeatures, TextToImageModel
 from zoo_core.blocks.upblocks import ResBlock, conv3x3, upBlock
 
@@ -193,14 +194,7 @@ def encode_image(ndf: int, image_size: int) -> nn.Sequential:
 
 def init_weights(module: nn.Module) -> None:
     """The original's weights_init: conv N(0, 0.02), batch norm N(1, 0.02), linear N(0, 0.02)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
+    normal_init(module, linear=True)
 
 
 class STAGE1_D(nn.Module):

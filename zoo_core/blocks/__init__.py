@@ -13,6 +13,7 @@ AttnGAN, MirrorGAN), written once and imported by every plugin:
 - ``upblocks``: GLU, up-sampling blocks, residual blocks and the first/last generator stages
   (StackGAN++/AttnGAN ``upBlock``, ``ResBlock``, ``INIT_STAGE_G``, ``GET_IMAGE_G``);
 - ``downblocks``: the discriminators' down-sampling blocks (StackGAN++/AttnGAN);
+- ``init``: the DCGAN-style N(0, 0.02) initialisation (GAN-INT-CLS, StackGAN);
 - ``attribute_classifier``: the shapes attribute classifier (caption accuracy, FID features);
 - ``text_to_image``: ``TextToImageModel``, the base every text-to-image plugin subclasses
   (prompts, vocabulary, frozen text encoder, the ``ancestral`` sampler);
