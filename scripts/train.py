@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="data set the card names (what `zoo eval` compares with; default: the trainer's)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads for training (default: the trainer's own, 2 for first-party)")
+    parser.add_argument("--device", default=None,
+                        help="torch device to train on, e.g. cuda (default: the trainer's own, the CPU)")
     parser.add_argument("-K", "--trainer-arg", action="append", default=[], metavar="KEY=VALUE",
                         help="extra keyword argument of the family's trainer, repeatable; the value is "
                              "read as JSON when it parses (numbers, true/false, lists), else as text "
@@ -92,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     trainer = import_object(fam.trainer)
     start = time.perf_counter()
-    kwargs = ({"threads": args.threads} if args.threads else {}) | extra
+    kwargs = ({"threads": args.threads} if args.threads else {}) | ({"device": args.device} if args.device else {}) | extra
+    if args.device and args.device.startswith("cuda"):
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = True  # small GAN matmuls: TF32 is ample, fp32 slower
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     try:
         model, report = trainer(args.config, epochs=args.epochs, seed=args.seed, **kwargs)
     except TypeError as exc:
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"{args.family} trainer: {exc}", file=sys.stderr)
         return 2
+    model = model.cpu()  # saved and sampled on the CPU whatever it trained on
     report = dict(report)
     report.setdefault("wall_time_s", round(time.perf_counter() - start, 1))
     report["config_name"] = args.config

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, run_length, setup_attentional, shapes_data,
-                                         train_with_recipe)
+from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, device_note, recipe_with, run_length,
+                                         setup_attentional, shapes_data, train_with_recipe)
 from zoo_core.blocks.damsm import sent_loss, words_loss
 
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -40,7 +40,7 @@ def damsm_loss_term(damsm: Any, lam: float) -> Callable:
 def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, seed: int = 0,
           steps: int | None = None, minutes: float | None = None, max_steps: int | None = None,
           data: Any = None, damsm: Any = None, evaluate: Any = None, eval_every: int | None = None,
-          threads: int | None = 1, init_from: str | None = None,
+          threads: int | None = 1, device: str = "cpu", batch_size: int | None = None, init_from: str | None = None,
           log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
@@ -52,7 +52,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    model, damsm = setup_attentional(AttnGAN, get_config(config), damsm=damsm, seed=seed, threads=threads)
+    hp = recipe_with(hp, batch_size)
+    model, damsm = setup_attentional(AttnGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
+                                     device=device)
     if init_from is not None:
         model.load_state_dict(AttnGAN.from_pretrained(str(init_from)).state_dict())
         if log:
@@ -82,7 +84,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "warm_start": str(init_from) if init_from is not None else None,
             "generator_parameters": model.num_generator_parameters(),
             "discriminator_parameters": run["discriminator_parameters"],
-            "device": f"cpu, torch threads: {torch.get_num_threads()}",
+            "device": device_note(device),
         },
         "wall_time_s": run["wall_time_s"],
         "final": run["final"],
@@ -90,4 +92,4 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "evals": run["evals"],
         "metrics": metrics,
     }
-    return model, report
+    return model.cpu(), report

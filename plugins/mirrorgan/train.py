@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, run_length, setup_attentional, shapes_data,
-                                         train_with_recipe)
+from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, device_note, recipe_with, run_length,
+                                         setup_attentional, shapes_data, train_with_recipe)
 
 from .config import STREAM as STREAM_CONFIGS
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -51,13 +51,15 @@ def build_stream(name: str | dict[str, Any], vocab_size: int, max_words: int) ->
 def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, seed: int = 0,
           steps: int | None = None, minutes: float | None = None, max_steps: int | None = None,
           data: Any = None, damsm: Any = None, stream: STREAM | str | None = None, init_from: str | None = None,
-          evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1,
+          evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring)."""
     dataset = "shapes" if data is None else None  # what the saved card names
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    model, damsm = setup_attentional(MirrorGAN, get_config(config), damsm=damsm, seed=seed, threads=threads)
+    hp = recipe_with(hp, batch_size)
+    model, damsm = setup_attentional(MirrorGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
+                                     device=device)
     batches = shapes_data(model, data)
 
     # STREAM: trained on real pairs, then frozen
@@ -81,6 +83,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         stream_report.update(evaluate_stream(stream, model.vocab))
         if log:
             log(f"STREAM {stream_report}")
+    stream.to(model.device)
     stream_report["parameters"] = sum(p.numel() for p in stream.parameters())
     stream_report["config"] = stream.config
 
@@ -129,7 +132,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "seed": seed,
             "generator_parameters": model.num_generator_parameters(),
             "discriminator_parameters": run["discriminator_parameters"],
-            "device": f"cpu, torch threads: {torch.get_num_threads()}",
+            "device": device_note(device),
         },
         "wall_time_s": run["wall_time_s"] + stream_report.get("wall_time_s", 0.0),
         "final": run["final"],
@@ -137,4 +140,4 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "evals": ([{"step": 0, **start_metrics}] if start_metrics else []) + run["evals"],
         "metrics": metrics,
     }
-    return model, report
+    return model.cpu(), report

@@ -130,16 +130,29 @@ def recalibrate_batchnorm(model: AttentionalT2I, data: ShapesBatches, *, batches
 
 
 def setup_attentional(cls: type, cfg: dict[str, Any], *, damsm: Any, seed: int,
-                      threads: int | None) -> tuple[Any, Any]:
+                      threads: int | None, device: str | torch.device = "cpu") -> tuple[Any, Any]:
     """(generator, DAMSM): threads and seed set, the DAMSM loaded (default: the published one)
-    and the generator built around its frozen text encoder and vocabulary."""
+    and the generator built around its frozen text encoder and vocabulary, both on ``device``."""
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     damsm = load_damsm(damsm)
     model = cls(**text_config_from(damsm, cfg))
     model.use_text_encoder(damsm)
-    return model, damsm
+    return model.to(device), damsm.to(device)
+
+
+def recipe_with(hp: dict[str, Any], batch_size: int | None) -> dict[str, Any]:
+    """The recipe with a batch size asked for on the command line (a GPU run takes larger ones)."""
+    return hp if batch_size is None else {**hp, "batch_size": int(batch_size)}
+
+
+def device_note(device: str | torch.device) -> str:
+    """What the training report says about where it ran."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return f"{torch.cuda.get_device_name(dev)}, torch {torch.__version__}"
+    return f"cpu, torch threads: {torch.get_num_threads()}"
 
 
 def run_length(hp: dict[str, Any], n_images: int, *, epochs: int | None, steps: int | None,

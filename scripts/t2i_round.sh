@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One more training round of all five text-to-image models, side by side on one device.
+#
+#   scripts/t2i_round.sh DEVICE MINUTES OUTDIR [SMOKE]
+#
+# Each family continues its current run (runs/<family>-<round>, see FROM below) for about
+# MINUTES of training and writes OUTDIR/<family>/ (a zoo model folder) and OUTDIR/<family>.log.
+# SMOKE=1 runs two steps of each instead (to check a setup before spending GPU time).
+# Every run is bounded by `timeout`, so the script ends even when one of them stalls.
+set -u
+DEVICE=${1:?device, e.g. cuda or cpu}
+MINUTES=${2:?minutes of training per model}
+OUT=${3:?output folder}
+SMOKE=${4:-0}
+mkdir -p "$OUT"
+SECONDS_CAP=$(python3 -c "print(int(float('$MINUTES') * 60))")
+HARD=$(python3 -c "print(int(float('$MINUTES') * 60 + 150))")  # + setup, final evaluation, saving
+
+declare -A FROM=([attngan]=runs/attngan-c3 [mirrorgan]=runs/mirrorgan-c3 [stackgan-pp]=runs/stackgan-pp-c2
+                 [stackgan]=runs/stackgan-ts [gan-int-cls]=runs/gan-int-cls-c3)
+if [ "$SMOKE" = 1 ]; then
+  LIMIT=(attngan "-K max_steps=2" mirrorgan "-K max_steps=2" stackgan-pp "-K max_steps=2"
+         stackgan "-K max_steps=2" gan-int-cls "-K max_steps=2")
+else
+  LIMIT=(attngan "-K minutes=$MINUTES -K batch_size=32"
+         mirrorgan "-K minutes=$MINUTES -K batch_size=32"
+         stackgan-pp "-K minutes=$MINUTES -K batch_size=32 --epochs 1000"
+         stackgan "-K stage1_seconds=$((SECONDS_CAP * 2 / 5)) -K stage2_seconds=$((SECONDS_CAP * 3 / 5)) --epochs 1000"
+         gan-int-cls "-K max_seconds=$SECONDS_CAP --epochs 1000")
+fi
+
+pids=()
+for ((i = 0; i < ${#LIMIT[@]}; i += 2)); do
+  fam=${LIMIT[i]}
+  # shellcheck disable=SC2086  # the limits are several words on purpose
+  PYTHONUNBUFFERED=1 timeout "$HARD" python3 scripts/train.py "$fam" --config small --out "$OUT/$fam" \
+    --device "$DEVICE" --threads 2 -K init_from="${FROM[$fam]}" ${LIMIT[i + 1]} >"$OUT/$fam.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for ((i = 0; i < ${#pids[@]}; i++)); do
+  wait "${pids[i]}" || { echo "${LIMIT[i * 2]}: failed (see $OUT/${LIMIT[i * 2]}.log)"; status=1; }
+done
+for ((i = 0; i < ${#LIMIT[@]}; i += 2)); do tail -n 2 "$OUT/${LIMIT[i]}.log"; done
+exit $status
