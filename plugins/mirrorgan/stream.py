@@ -93,7 +93,10 @@ class CaptionRNN(nn.Module):
         emb = torch.cat((features.unsqueeze(1), self.embed(captions)), 1)
         lens = torch.as_tensor(cap_lens).cpu() + 1
         packed = pack_padded_sequence(emb, lens, batch_first=True, enforce_sorted=False)
-        hiddens, _ = self.lstm(packed)
+        # frozen STREAM (eval mode) still passes gradients to the generator: cuDNN's RNN cannot
+        # backpropagate in eval mode, PyTorch's own kernel can
+        with torch.backends.cudnn.flags(enabled=self.training):
+            hiddens, _ = self.lstm(packed)
         return self.linear(hiddens.data)
 
     @torch.no_grad()
