@@ -109,8 +109,9 @@ def test_one_training_step_moves_the_generator_only():
     x, caps, labels = load_shapes("train", with_captions=True, with_attributes=True, n=8)
     torch.manual_seed(0)
     before = AttnGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
-    model, report = train("tiny", steps=1, data=(x, caps, labels), damsm=damsm, log=None)
-    assert report["recipe"]["steps"] == 1
+    model, report = train("tiny", steps=1, data=(x, caps, labels), damsm=damsm, batch_size=3, log=None)
+    assert report["recipe"]["steps"] == 1 and report["recipe"]["batch_size"] == 3
+    assert report["recipe"]["device"].startswith("cpu") and model.device.type == "cpu"
     final = report["final"]
     assert final["w_loss"] > 0 and final["s_loss"] > 0 and final["adv_g"] > 0
     te = {k: v for k, v in model.state_dict().items() if k.startswith("text_encoder.")}
