@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import torch
 
-from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, device_note, recipe_with, run_length,
-                                         setup_attentional, shapes_data, train_with_recipe)
+from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, recipe_with, run_length, setup_attentional,
+                                         shapes_data, train_with_recipe, training_report)
 from zoo_core.blocks.damsm import sent_loss, words_loss
 
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -66,30 +65,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"]), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
                                      eval_every=eval_every, log=log)
-    report: dict[str, Any] = {
-        "family": "attngan",
-        "dataset": dataset,
-        "config": {k: v for k, v in model.config.items() if k != "vocab"},
-        "recipe": {
-            "data": f"{batches.n} shapes images (64x64, 5 captions each; one drawn per step), "
-                    f"images scaled to [-1, 1], stages at {model.sizes}",
-            "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
-                         f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)",
-            "text_encoder": "DAMSM-shapes bi-LSTM (zoo-models/damsm-shapes), frozen; its image encoder scores G",
-            "optimizer": f"Adam lr G {hp['lr_g']:g}, D {hp['lr_d']:g}, betas (0.5, 0.999)",
-            "batch_size": hp["batch_size"],
-            "steps": run["steps"],
-            "generator_average": f"EMA {hp['ema']}; batch-norm statistics recomputed after training",
-            "seed": seed,
-            "warm_start": str(init_from) if init_from is not None else None,
-            "generator_parameters": model.num_generator_parameters(),
-            "discriminator_parameters": run["discriminator_parameters"],
-            "device": device_note(device),
-        },
-        "wall_time_s": run["wall_time_s"],
-        "final": run["final"],
-        "history": run["history"],
-        "evals": run["evals"],
-        "metrics": metrics,
+    recipe = {
+        "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
+                     f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)",
+        "text_encoder": "DAMSM-shapes bi-LSTM (zoo-models/damsm-shapes), frozen; its image encoder scores G",
+        "warm_start": str(init_from) if init_from is not None else None,
     }
+    report = training_report("attngan", model, batches, hp, run, metrics, recipe=recipe, dataset=dataset,
+                             seed=seed, device=device)
     return model.cpu(), report

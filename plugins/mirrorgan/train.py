@@ -18,10 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 
-from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, device_note, recipe_with, run_length,
-                                         setup_attentional, shapes_data, train_with_recipe)
+from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, recipe_with, run_length, setup_attentional,
+                                         shapes_data, train_with_recipe, training_report)
 
 from .config import STREAM as STREAM_CONFIGS
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -111,33 +110,16 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     run, metrics = train_with_recipe(model, batches, stream_loss_term(stream, hp["caption_lambda"]), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
                                      eval_every=eval_every, log=log)
-    report: dict[str, Any] = {
-        "family": "mirrorgan",
-        "dataset": dataset,
-        "config": {k: v for k, v in model.config.items() if k != "vocab"},
-        "recipe": {
-            "data": f"{batches.n} shapes images (64x64, 5 captions each; one drawn per step), "
-                    f"images scaled to [-1, 1], stages at {model.sizes}",
-            "objective": f"adversarial (cond + uncond, every stage) + {hp['caption_lambda']:g} x STREAM caption "
-                         f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)",
-            "STEM": "DAMSM-shapes bi-LSTM text encoder (zoo-models/damsm-shapes), frozen",
-            "STREAM": f"captioner: frozen DAMSM-shapes image trunk + trained linear/BN + LSTM decoder, trained on real "
-                      f"shapes pairs, then frozen: {stream_report}",
-            "initialised_from": (f"the trained AttnGAN generator ({started_from}); fusion convs set to ignore "
-                                 f"the sentence context at the start" if started_from else "scratch"),
-            "optimizer": f"Adam lr G {hp['lr_g']:g}, D {hp['lr_d']:g}, betas (0.5, 0.999)",
-            "batch_size": hp["batch_size"],
-            "steps": run["steps"],
-            "generator_average": f"EMA {hp['ema']}; batch-norm statistics recomputed after training",
-            "seed": seed,
-            "generator_parameters": model.num_generator_parameters(),
-            "discriminator_parameters": run["discriminator_parameters"],
-            "device": device_note(device),
-        },
-        "wall_time_s": run["wall_time_s"] + stream_report.get("wall_time_s", 0.0),
-        "final": run["final"],
-        "history": run["history"],
-        "evals": ([{"step": 0, **start_metrics}] if start_metrics else []) + run["evals"],
-        "metrics": metrics,
+    recipe = {
+        "objective": f"adversarial (cond + uncond, every stage) + {hp['caption_lambda']:g} x STREAM caption "
+                     f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)",
+        "STEM": "DAMSM-shapes bi-LSTM text encoder (zoo-models/damsm-shapes), frozen",
+        "STREAM": f"captioner: frozen DAMSM-shapes image trunk + trained linear/BN + LSTM decoder, trained on real "
+                  f"shapes pairs, then frozen: {stream_report}",
+        "initialised_from": (f"the trained AttnGAN generator ({started_from}); fusion convs set to ignore "
+                             f"the sentence context at the start" if started_from else "scratch"),
     }
+    report = training_report("mirrorgan", model, batches, hp, run, metrics, recipe=recipe, dataset=dataset,
+                             seed=seed, device=device, evals_before=[{"step": 0, **start_metrics}] if start_metrics else [],
+                             extra_seconds=stream_report.get("wall_time_s", 0.0))
     return model.cpu(), report

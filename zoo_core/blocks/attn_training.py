@@ -155,6 +155,37 @@ def device_note(device: str | torch.device) -> str:
     return f"cpu, torch threads: {torch.get_num_threads()}"
 
 
+def training_report(family: str, model: AttentionalT2I, data: ShapesBatches, hp: dict[str, Any], run: dict[str, Any],
+                    metrics: dict[str, Any], *, recipe: dict[str, Any], dataset: str | None, seed: int,
+                    device: str | torch.device, evals_before: Sequence[dict[str, Any]] = (),
+                    extra_seconds: float = 0.0) -> dict[str, Any]:
+    """The report an attentional trainer returns (read by scripts/publish.py for the card): the
+    fields both families share around the family's own ``recipe`` entries (objective, text side)."""
+    return {
+        "family": family,
+        "dataset": dataset,
+        "config": {k: v for k, v in model.config.items() if k != "vocab"},
+        "recipe": {
+            "data": f"{data.n} shapes images (64x64, 5 captions each; one drawn per step), "
+                    f"images scaled to [-1, 1], stages at {model.sizes}",
+            **recipe,
+            "optimizer": f"Adam lr G {hp['lr_g']:g}, D {hp['lr_d']:g}, betas (0.5, 0.999)",
+            "batch_size": hp["batch_size"],
+            "steps": run["steps"],
+            "generator_average": f"EMA {hp['ema']}; batch-norm statistics recomputed after training",
+            "seed": seed,
+            "generator_parameters": model.num_generator_parameters(),
+            "discriminator_parameters": run["discriminator_parameters"],
+            "device": device_note(device),
+        },
+        "wall_time_s": run["wall_time_s"] + extra_seconds,
+        "final": run["final"],
+        "history": run["history"],
+        "evals": [*evals_before, *run["evals"]],
+        "metrics": metrics,
+    }
+
+
 def run_length(hp: dict[str, Any], n_images: int, *, epochs: int | None, steps: int | None,
                max_steps: int | None, minutes: float | None) -> tuple[int | None, float | None]:
     """(steps, minutes) bounding a run: epochs, then steps / max_steps, then the recipe's; the
