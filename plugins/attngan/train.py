@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-
 from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, recipe_with, run_length, setup_attentional,
                                          shapes_data, train_with_recipe, training_report)
 from zoo_core.blocks.damsm import sent_loss, words_loss

@@ -18,7 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-
 from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, recipe_with, run_length, setup_attentional,
                                          shapes_data, train_with_recipe, training_report)
 
