@@ -19,8 +19,6 @@ picks the best snapshot
 """
 from __future__ import annotations
 
-import copy
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_core.blocks.t2i_training import (attach_text_and_data, attribute_accuracy, encode_captions,
+from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, encode_captions,
                                           resolve_damsm)
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
@@ -155,34 +153,17 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         opt_d.load_state_dict(saved["opt_d"])
         opt_g.load_state_dict(saved["opt_g"])
 
-    history: list[dict[str, float]] = []
-    evals: list[dict[str, float]] = []
-    best: tuple[float, dict[str, torch.Tensor]] | None = None
-    step = 0
-    start = time.perf_counter()
-    last_eval = start
-    stop = False
-
-    def evaluate() -> None:
-        nonlocal best
+    def check() -> None:  # the snapshot selection's score, on the weights of the moment
         recalibrate_batchnorm(model, sentences, generator=torch.Generator().manual_seed(seed + 2))
-        result = caption_accuracy(model, classifier, select_prompts, seed=seed + 3)
-        score = attribute_accuracy(result)
-        evals.append({"step": step, "seconds": round(time.perf_counter() - start, 1),
-                      "train_caption_accuracy": round(result["caption_accuracy"], 4),
-                      "train_attribute_accuracy": round(score, 4)})
-        if log:
-            log(f"  step {step}: 300 train captions: caption accuracy {result['caption_accuracy']:.3f}, "
-                f"mean attribute accuracy {score:.3f}")
-        if best is None or score >= best[0]:
-            best = (score, copy.deepcopy(model.state_dict()))
+        run.offer(model, caption_accuracy(model, classifier, select_prompts, seed=seed + 3))
+
+    run = EpochRun(("loss_d", "loss_g", "d_real", "d_wrong", "d_fake"), max_steps=max_steps, max_seconds=max_seconds,
+                   eval_every_s=eval_every_s, check=check if classifier is not None else None, log=log)
 
     model.train()
     disc.train()
     for epoch in range(epochs):
         perm = torch.randperm(n_images, generator=gen)
-        sums = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_wrong": 0.0, "d_fake": 0.0}
-        count = 0
         last_start = max(n_images - batch_size, 0)  # full batches only
         for i in range(0, last_start + 1, batch_size):
             idx = perm[i:i + batch_size]
@@ -211,23 +192,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             loss_g.backward()
             opt_g.step()
 
-            sums["loss_d"] += loss_d.item()
-            sums["loss_g"] += loss_g.item()
-            sums["d_real"] += torch.sigmoid(s_real).mean().item()
-            sums["d_wrong"] += torch.sigmoid(s_wrong).mean().item()
-            sums["d_fake"] += torch.sigmoid(s_fake).mean().item()
-            count += 1
-            step += 1
-            now = time.perf_counter()
-            if classifier is not None and now - last_eval >= eval_every_s:
-                evaluate()
-                last_eval = time.perf_counter()
-            if (max_steps is not None and step >= max_steps) or (max_seconds and now - start >= max_seconds):
-                stop = True
+            stop = run.record({"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+                               "d_real": torch.sigmoid(s_real).mean().item(),
+                               "d_wrong": torch.sigmoid(s_wrong).mean().item(),
+                               "d_fake": torch.sigmoid(s_fake).mean().item()})
+            if stop:
                 break
-        row = {"epoch": epoch + 1, "steps": step, **{k: round(v / max(count, 1), 4) for k, v in sums.items()},
-               "seconds": round(time.perf_counter() - start, 1)}
-        history.append(row)
+        row = run.end_epoch(epoch)
         if log:
             log(f"epoch {row['epoch']:3d}  loss_d {row['loss_d']:.3f}  loss_g {row['loss_g']:.3f}  "
                 f"D(x,t) {row['d_real']:.2f}  D(x,wrong) {row['d_wrong']:.2f}  D(G,t) {row['d_fake']:.2f}  "
@@ -237,9 +208,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
     metrics: dict[str, float] = {}
     if classifier is not None:
-        evaluate()
-        assert best is not None
-        model.load_state_dict(best[1])  # the snapshot with the best train-caption accuracy
+        check()
+        assert run.best is not None
+        model.load_state_dict(run.best[1])  # the snapshot with the best train-caption accuracy
         from zoo_core.data.shapes import load_shapes as _load
 
         _, test_caps = _load("test", with_captions=True)
@@ -252,8 +223,6 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     if disc_state is not None:
         torch.save({"disc": disc.state_dict(), "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict()}, disc_state)
     model.eval()
-    wall = time.perf_counter() - start
-    last = history[-1] if history else {}
     report: dict[str, Any] = {
         "family": "gan-int-cls",
         "dataset": dataset,
@@ -267,8 +236,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                           f"(beta {beta:g}) weighted {interp_w:g}; BCE on logits"),
             "optimizer": f"Adam lr {lr:g}, betas {betas} for both networks",
             "batch_size": batch_size,
-            "epochs": len(history),
-            "steps": step,
+            "epochs": len(run.history),
+            "steps": run.step,
             "seed": seed,
             "discriminator_parameters": sum(p.numel() for p in disc.parameters()),
             "selection": (f"the snapshot (checked every ~{eval_every_s / 60:.0f} min) with the best mean "
@@ -277,10 +246,10 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "batchnorm": "running statistics recomputed over 512 fresh (z, caption) draws",
             "device": f"{device}, torch threads: {torch.get_num_threads()}",
         },
-        "wall_time_s": round(wall, 1),
-        "final": {k: last[k] for k in ("loss_d", "loss_g", "d_real", "d_wrong", "d_fake") if k in last},
-        "history": history,
-        "evaluations": evals,
+        "wall_time_s": round(run.seconds(), 1),
+        "final": run.final(("loss_d", "loss_g", "d_real", "d_wrong", "d_fake")),
+        "history": run.history,
+        "evaluations": run.evals,
         "metrics": metrics,
     }
     if metrics and log:

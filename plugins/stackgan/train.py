@@ -24,7 +24,6 @@ stages' images.
 """
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -34,8 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo_core.blocks.conditioning import kl_loss
-from zoo_core.blocks.t2i_training import (attach_text_and_data, attribute_accuracy, encode_captions, resolve_damsm,
-                                          sentence_text_scale)
+from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, encode_captions,
+                                          resolve_damsm, sentence_text_scale)
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .model import STAGE1_D, StackGAN
@@ -211,38 +210,25 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         opt_g = torch.optim.Adam(g_params, lr=lr, betas=betas)
         opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
         real_all = real1 if stage == 1 else real2
-        history: list[dict[str, float]] = []
-        evals: list[dict[str, float]] = []
-        best: list[Any] = [None]
-        step = 0
-        start = last_eval = time.perf_counter()
         limit = stage_seconds[stage - 1]
 
-        def evaluate() -> None:
+        def check() -> None:  # the snapshot selection's score, on the weights of the moment
             recalibrate_batchnorm(model, stage, sentences, generator=torch.Generator().manual_seed(seed + 2))
-            result = caption_accuracy(model, classifier, select_prompts, seed=seed + 3)[f"stage{stage}"]
-            acc = attribute_accuracy(result)
-            evals.append({"step": step, "seconds": round(time.perf_counter() - start, 1),
-                          "train_caption_accuracy": round(result["caption_accuracy"], 4),
-                          "train_attribute_accuracy": round(acc, 4)})
-            if log:
-                log(f"  stage {stage} step {step}: 300 train captions: caption accuracy "
-                    f"{result['caption_accuracy']:.3f}, mean attribute accuracy {acc:.3f}")
-            if best[0] is None or acc >= best[0][0]:
-                best[0] = (acc, copy.deepcopy(model.state_dict()))
+            run.offer(model, caption_accuracy(model, classifier, select_prompts, seed=seed + 3)[f"stage{stage}"])
+            set_modes()
 
         def set_modes() -> None:  # the stage being trained in train mode, the rest in eval mode
             model.eval()
             for mod in gen_modules:
                 mod.train()
 
+        run = EpochRun(("loss_d", "loss_g", "kl", "d_real", "d_wrong", "d_fake"), max_steps=max_steps,
+                       max_seconds=limit, eval_every_s=eval_every_s, check=check if classifier is not None else None,
+                       log=log, label=f"stage {stage} ")
         set_modes()
         disc.train()
-        stop = False
         for epoch in range(stage_epochs[stage - 1]):
             perm = torch.randperm(n_images, generator=gen)
-            sums = {"loss_d": 0.0, "loss_g": 0.0, "kl": 0.0, "d_real": 0.0, "d_wrong": 0.0, "d_fake": 0.0}
-            count = 0
             for i in range(0, max(n_images - batch_size, 0) + 1, batch_size):
                 idx = perm[i:i + batch_size]
                 b = len(idx)
@@ -266,29 +252,15 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
                 opt_g.zero_grad(set_to_none=True)
                 kl = kl_loss(mu, logvar)
-                kl_w = kl_coeff * min(1.0, step / kl_warmup) if kl_warmup else kl_coeff
+                kl_w = kl_coeff * min(1.0, run.step / kl_warmup) if kl_warmup else kl_coeff
                 loss_g = generator_loss(disc, fake, mu) + kl_w * kl
                 loss_g.backward()
                 opt_g.step()
 
-                sums["loss_d"] += loss_d.item()
-                sums["loss_g"] += loss_g.item()
-                sums["kl"] += kl.item()
-                for k, v in stats.items():
-                    sums[k] += v
-                count += 1
-                step += 1
-                now = time.perf_counter()
-                if classifier is not None and now - last_eval >= eval_every_s:
-                    evaluate()
-                    set_modes()
-                    last_eval = time.perf_counter()
-                if (max_steps is not None and step >= max_steps) or (limit and now - start >= limit):
-                    stop = True
+                stop = run.record({"loss_d": loss_d.item(), "loss_g": loss_g.item(), "kl": kl.item(), **stats})
+                if stop:
                     break
-            row = {"epoch": epoch + 1, "steps": step, **{k: round(v / max(count, 1), 4) for k, v in sums.items()},
-                   "seconds": round(time.perf_counter() - start, 1)}
-            history.append(row)
+            row = run.end_epoch(epoch)
             if log:
                 log(f"stage {stage} epoch {row['epoch']:3d}  loss_d {row['loss_d']:.3f}  loss_g {row['loss_g']:.3f}  "
                     f"kl {row['kl']:.3f}  D(x,t) {row['d_real']:.2f}  D(x,wrong) {row['d_wrong']:.2f}  "
@@ -296,19 +268,19 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             if stop:
                 break
         if classifier is not None:
-            evaluate()
-            model.load_state_dict(best[0][1])  # this stage's best snapshot (earlier stages unchanged)
+            check()
+            assert run.best is not None
+            model.load_state_dict(run.best[1])  # this stage's best snapshot (earlier stages unchanged)
         else:
             recalibrate_batchnorm(model, stage, sentences, generator=torch.Generator().manual_seed(seed + 2))
         for p in g_params:
             p.requires_grad_(stage == 2)
         model.STAGE1_G.requires_grad_(False)  # fixed while Stage-II trains, as in the original
-        last = history[-1] if history else {}
         stage_reports.append({
-            "stage": stage, "epochs": len(history), "steps": step, "wall_time_s": round(time.perf_counter() - start, 1),
+            "stage": stage, "epochs": len(run.history), "steps": run.step, "wall_time_s": round(run.seconds(), 1),
             "discriminator_parameters": sum(p.numel() for p in disc.parameters()),
-            "final": {k: last[k] for k in ("loss_d", "loss_g", "kl", "d_real", "d_wrong", "d_fake") if k in last},
-            "history": history, "evaluations": evals})
+            "final": run.final(("loss_d", "loss_g", "kl", "d_real", "d_wrong", "d_fake")),
+            "history": run.history, "evaluations": run.evals})
 
     metrics: dict[str, float] = {}
     if classifier is not None:

@@ -7,9 +7,12 @@ built model may be passed instead.
 """
 from __future__ import annotations
 
-from typing import Any
+import copy
+import time
+from typing import Any, Callable, Sequence
 
 import torch
+from torch import nn
 
 DAMSM = "damsm.shapes"
 CLASSIFIER = "shapes-classifier.small"
@@ -94,3 +97,67 @@ def attribute_accuracy(result: dict[str, float]) -> float:
     """The mean of the per-attribute accuracies (softer than the all-attributes caption accuracy)."""
     parts = [v for k, v in result.items() if k.startswith("caption_accuracy_")]
     return sum(parts) / max(len(parts), 1)
+
+
+class EpochRun:
+    """The bookkeeping of the epoch-based trainers (GAN-INT-CLS, StackGAN's stages): steps, the
+    per-epoch means of the logged losses, the step / time limits, and snapshot selection by the
+    attribute accuracy of a check (``check``) run every ``eval_every_s`` seconds."""
+
+    def __init__(self, keys: Sequence[str], *, max_steps: int | None, max_seconds: float | None,
+                 eval_every_s: float, check: Callable[[], None] | None = None,
+                 log: Callable[[str], None] | None = None, label: str = "") -> None:
+        self.keys, self.max_steps, self.max_seconds = list(keys), max_steps, max_seconds
+        self.eval_every_s, self.check, self.log, self.label = eval_every_s, check, log, label
+        self.step = 0
+        self.start = self.last_eval = time.perf_counter()
+        self.history: list[dict[str, float]] = []
+        self.evals: list[dict[str, float]] = []
+        self.best: tuple[float, dict[str, torch.Tensor]] | None = None
+        self.begin_epoch()
+
+    def begin_epoch(self) -> None:
+        self.sums = dict.fromkeys(self.keys, 0.0)
+        self.count = 0
+
+    def record(self, values: dict[str, float]) -> bool:
+        """Add one step's values, run the check when it is due; True once a limit is reached."""
+        for k, v in values.items():
+            self.sums[k] += v
+        self.count += 1
+        self.step += 1
+        now = time.perf_counter()
+        if self.check is not None and now - self.last_eval >= self.eval_every_s:
+            self.check()
+            self.last_eval = time.perf_counter()
+        return bool((self.max_steps is not None and self.step >= self.max_steps)
+                    or (self.max_seconds and now - self.start >= self.max_seconds))
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        """The epoch's history row: mean of every key, steps so far, seconds."""
+        row = {"epoch": epoch + 1, "steps": self.step,
+               **{k: round(v / max(self.count, 1), 4) for k, v in self.sums.items()},
+               "seconds": round(self.seconds(), 1)}
+        self.history.append(row)
+        self.begin_epoch()
+        return row
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def offer(self, model: nn.Module, result: dict[str, float]) -> None:
+        """Record a check's caption accuracies; keep the model's weights if they score best so far."""
+        score = attribute_accuracy(result)
+        self.evals.append({"step": self.step, "seconds": round(self.seconds(), 1),
+                           "train_caption_accuracy": round(result["caption_accuracy"], 4),
+                           "train_attribute_accuracy": round(score, 4)})
+        if self.log:
+            self.log(f"  {self.label}step {self.step}: 300 train captions: caption accuracy "
+                     f"{result['caption_accuracy']:.3f}, mean attribute accuracy {score:.3f}")
+        if self.best is None or score >= self.best[0]:
+            self.best = (score, copy.deepcopy(model.state_dict()))
+
+    def final(self, keys: Sequence[str]) -> dict[str, float]:
+        """The last epoch's means of ``keys`` (the report's "final")."""
+        last = self.history[-1] if self.history else {}
+        return {k: last[k] for k in keys if k in last}
