@@ -194,3 +194,25 @@ def test_eval_conditions_text_models_on_test_captions(t2i_env):
         from tests.toy import Toy
 
         evaluate(Toy(), "r_precision", num_samples=100, reference="digits")
+
+
+def test_epoch_run_stops_at_its_step_limit_and_keeps_the_best_snapshot():
+    from torch import nn
+
+    from zoo_core.blocks.t2i_training import EpochRun
+
+    net = nn.Linear(1, 1)
+    scores = iter([0.2, 0.6, 0.4])
+
+    def check() -> None:
+        net.weight.data.fill_(next(scores) * 10)  # the weights of the moment carry their score
+        s = float(net.weight.detach()) / 10
+        run.offer(net, {"caption_accuracy": s / 2, "caption_accuracy_shape0": s})
+
+    run = EpochRun(("loss",), max_steps=3, max_seconds=None, eval_every_s=0.0, check=check)
+    stops = [run.record({"loss": float(i)}) for i in range(3)]
+    row = run.end_epoch(0)
+    assert stops == [False, False, True] and row["steps"] == 3 and row["loss"] == 1.0
+    assert [e["train_attribute_accuracy"] for e in run.evals] == [0.2, 0.6, 0.4]
+    assert run.best is not None and run.best[0] == 0.6 and float(run.best[1]["weight"]) == 6.0
+    assert run.final(("loss", "missing")) == {"loss": 1.0}
