@@ -3,8 +3,9 @@
 #
 #   scripts/t2i_round.sh DEVICE MINUTES OUTDIR [SMOKE]
 #
-# Each family continues its current run (runs/<family>-<round>, see FROM below) for about
-# MINUTES of training and writes OUTDIR/<family>/ (a zoo model folder) and OUTDIR/<family>.log.
+# Each family continues the published model (<family>.shapes, pulled when needed), or the run
+# folder named by FROM_<FAMILY> (FROM_STACKGAN_PP=runs/stackgan-pp-c2, say), for about MINUTES
+# of training and writes OUTDIR/<family>/ (a zoo model folder) and OUTDIR/<family>.log.
 # SMOKE=1 runs two steps of each instead (to check a setup before spending GPU time).
 # Every run is bounded by `timeout`, so the script ends even when one of them stalls.
 set -u
@@ -16,8 +17,16 @@ mkdir -p "$OUT"
 SECONDS_CAP=$(python3 -c "print(int(float('$MINUTES') * 60))")
 HARD=$(python3 -c "print(int(float('$MINUTES') * 60 + 150))")  # + setup, final evaluation, saving
 
-declare -A FROM=([attngan]=runs/attngan-c3 [mirrorgan]=runs/mirrorgan-c3 [stackgan-pp]=runs/stackgan-pp-c2
-                 [stackgan]=runs/stackgan-ts [gan-int-cls]=runs/gan-int-cls-c3)
+start_from() {  # the folder a family continues: FROM_<FAMILY>, else the published model's snapshot
+  local var="FROM_$(echo "$1" | tr 'a-z-' 'A-Z_')"
+  if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
+  zoo pull -q "$1.shapes" >&2 || return 1
+  zoo info "$1.shapes" --json | python3 -c "import json, sys; print(json.load(sys.stdin)['path'])"
+}
+declare -A FROM
+for fam in attngan mirrorgan stackgan-pp stackgan gan-int-cls; do
+  FROM[$fam]=$(start_from "$fam") || { echo "$fam: no starting point (set FROM_...)" >&2; exit 2; }
+done
 if [ "$SMOKE" = 1 ]; then
   LIMIT=(attngan "-K max_steps=2" mirrorgan "-K max_steps=2" stackgan-pp "-K max_steps=2"
          stackgan "-K max_steps=2" gan-int-cls "-K max_steps=2")
