@@ -274,3 +274,25 @@ def test_convert_cli_then_sample_the_folder_with_attention(original_files, capsy
     # without the text encoder the converter explains what it needs
     assert main(["convert", "attngan", str(d / "netG.pth"), "-o", str(d / "y")]) != 0
     assert "--text-encoder" in capsys.readouterr().err
+
+
+def test_disc_state_carries_the_discriminators_and_moments_to_the_next_run(tmp_path):
+    from safetensors.torch import load_file
+
+    from plugins.attngan.train import train
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    state = tmp_path / "disc.safetensors"
+    train("tiny", steps=1, data=data, damsm=damsm, disc_state=str(state), log=None)
+    first = load_file(str(state))
+    assert any(k.startswith("netD0/") for k in first) and any(k.startswith("opt_d0@") for k in first)
+    assert any(k.startswith("opt_g@") and k.endswith("/exp_avg") for k in first)
+    train("tiny", steps=1, seed=1, data=data, damsm=damsm, disc_state=str(state), log=None)
+    second = load_file(str(state))
+    steps = [k for k in second if k.startswith("opt_d0@") and k.endswith("/step")]
+    assert steps and all(float(second[k]) == 2.0 for k in steps)  # the second run went on from the first
+    assert not list(tmp_path.glob(".*.tmp"))

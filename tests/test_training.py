@@ -120,3 +120,26 @@ def test_shuffled_batches_cover_the_data_once_in_one_permutation():
     assert [len(b) for b in batches] == [4, 4, 2] and torch.equal(torch.cat(batches), data[perm])
     full = list(shuffled_batches(data, 4, torch.Generator().manual_seed(0), drop_last=True))
     assert [len(b) for b in full] == [4, 4] and torch.equal(torch.cat(full), data[perm[:8]])
+
+
+def test_training_state_round_trips_and_refuses_a_different_setup(tmp_path):
+    import pytest
+    from torch import nn
+
+    from zoo_core.training_state import load_training_state, save_training_state
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net(torch.randn(5, 3)).sum().backward()
+    opt.step()
+    save_training_state(tmp_path / "s.safetensors", {"d": net}, {"opt": opt})
+
+    twin = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-3)
+    load_training_state(tmp_path / "s.safetensors", {"d": twin}, {"opt": twin_opt})
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), twin.state_dict().values()))
+    for p, q in zip(net.parameters(), twin.parameters()):
+        assert torch.equal(opt.state[p]["exp_avg_sq"], twin_opt.state[q]["exp_avg_sq"])
+    with pytest.raises(ValueError, match="not given"):
+        load_training_state(tmp_path / "s.safetensors", {"d": twin}, {})

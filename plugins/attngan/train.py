@@ -38,7 +38,8 @@ def damsm_loss_term(damsm: Any, lam: float) -> Callable:
 def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, seed: int = 0,
           steps: int | None = None, minutes: float | None = None, max_steps: int | None = None,
           data: Any = None, damsm: Any = None, evaluate: Any = None, eval_every: int | None = None,
-          threads: int | None = 1, device: str = "cpu", batch_size: int | None = None, init_from: str | None = None,
+          threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
+          disc_state: str | None = None, init_from: str | None = None,
           log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
@@ -46,7 +47,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     bound the run (defaults: the config's recipe). ``damsm`` is a DAMSMEncoders (default: the
     published damsm-shapes); ``data`` = (x01, captions[, attribute labels]) replaces the train split.
     ``init_from`` (a saved AttnGAN folder of the same config) continues that generator; the
-    discriminators start fresh.
+    discriminators start fresh unless ``disc_state`` (a .safetensors file, written at the end of
+    the run that used it) holds them and the optimisers' moments. ``device`` and ``batch_size``
+    override where and in what batches it trains.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
@@ -63,7 +66,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         evaluate = caption_accuracy_evaluator()
     run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"]), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
-                                     eval_every=eval_every, log=log)
+                                     eval_every=eval_every, log=log, disc_state=disc_state)
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
                      f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)",

@@ -28,6 +28,7 @@ from torch import nn
 
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, encode_captions,
                                           resolve_damsm)
+from zoo_core.training_state import load_training_state, save_training_state
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .model import GANINTCLS
@@ -117,7 +118,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     built). ``classifier``: the shapes attribute classifier for snapshot selection and the
     reported caption accuracy ("auto": the published one, unless ``data`` is given; None: skip).
     ``max_steps`` / ``max_seconds`` stop early. ``init_from`` (a saved model folder) warm-starts
-    the generator; ``disc_state`` (a .pt file) warm-starts the discriminator and the optimisers
+    the generator; ``disc_state`` (a .safetensors file) warm-starts the discriminator and the optimisers
     when it exists and receives their final state (to continue a run).
     """
     dataset = "shapes" if data is None else None  # what the saved card names
@@ -147,11 +148,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     opt_g = torch.optim.Adam(model.generator_parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
     cls_w, interp_w, beta = hp["cls_weight"], hp["interp_weight"], hp["interp_beta"]
+    state_parts = ({"disc": disc}, {"opt_d": opt_d, "opt_g": opt_g})
     if disc_state is not None and Path(disc_state).exists():
-        saved = torch.load(disc_state, map_location=device, weights_only=True)
-        disc.load_state_dict(saved["disc"])
-        opt_d.load_state_dict(saved["opt_d"])
-        opt_g.load_state_dict(saved["opt_g"])
+        load_training_state(disc_state, *state_parts)
 
     def check() -> None:  # the snapshot selection's score, on the weights of the moment
         recalibrate_batchnorm(model, sentences, generator=torch.Generator().manual_seed(seed + 2))
@@ -221,7 +220,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     else:
         recalibrate_batchnorm(model, sentences, generator=torch.Generator().manual_seed(seed + 2))
     if disc_state is not None:
-        torch.save({"disc": disc.state_dict(), "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict()}, disc_state)
+        save_training_state(disc_state, *state_parts)
     model.eval()
     report: dict[str, Any] = {
         "family": "gan-int-cls",

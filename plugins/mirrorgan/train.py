@@ -50,8 +50,10 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           steps: int | None = None, minutes: float | None = None, max_steps: int | None = None,
           data: Any = None, damsm: Any = None, stream: STREAM | str | None = None, init_from: str | None = None,
           evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
+          disc_state: str | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
-    """Train a MirrorGAN generator on shapes (see the module docstring)."""
+    """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
+    ``device`` and ``batch_size`` as for AttnGAN's trainer."""
     dataset = "shapes" if data is None else None  # what the saved card names
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
@@ -108,7 +110,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     start_metrics = evaluate(model.eval()) if evaluate is not None and started_from else None
     run, metrics = train_with_recipe(model, batches, stream_loss_term(stream, hp["caption_lambda"]), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
-                                     eval_every=eval_every, log=log)
+                                     eval_every=eval_every, log=log, disc_state=disc_state)
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['caption_lambda']:g} x STREAM caption "
                      f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)",

@@ -201,7 +201,7 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
                       minutes: float | None = None, batch_size: int = 32, lr_g: float = 2e-4, lr_d: float = 2e-4,
                       betas: tuple[float, float] = (0.5, 0.999), kl_weight: float = 1.0, ema: float = 0.999,
                       seed: int = 0, evaluate: Any = None, eval_every: int = 0, log_every: int = 50,
-                      bn_batches: int = 20, log: Any = print) -> dict[str, Any]:
+                      bn_batches: int = 20, disc_state: str | None = None, log: Any = print) -> dict[str, Any]:
     """Alternate D and G updates as the originals' trainers do, for ``steps`` updates or until
     ``minutes`` of wall time have passed (whichever comes first).
 
@@ -210,8 +210,14 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     parameters are averaged (EMA ``ema``, the originals' ``avg_param_G`` with 0.999) and the
     averaged weights are what the model holds at the end, with batch-norm statistics recomputed.
     ``evaluate(model) -> dict`` runs every ``eval_every`` steps (on the averaged weights).
+    ``disc_state`` (a .safetensors file): the discriminators and both optimisers' moments start
+    from it when it exists and are written to it at the end, so a later run continues this one.
     Returns the training history and counters.
     """
+    from pathlib import Path
+
+    from ..training_state import load_training_state, save_training_state
+
     import time
 
     if steps is None and minutes is None:
@@ -224,6 +230,10 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     opt_g = torch.optim.Adam(g_params, lr=lr_g, betas=betas)
     opts_d = [torch.optim.Adam(d.parameters(), lr=lr_d, betas=betas) for d in netsD]
     avg = [p.detach().clone() for p in g_params]
+    state_parts = ({f"netD{i}": d for i, d in enumerate(netsD)},
+                   {"opt_g": opt_g, **{f"opt_d{i}": o for i, o in enumerate(opts_d)}})
+    if disc_state is not None and Path(disc_state).exists():
+        load_training_state(disc_state, *state_parts)
 
     def swap_in_average() -> list[torch.Tensor]:
         backup = [p.detach().clone() for p in g_params]
@@ -308,6 +318,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
             if log:
                 log(f"eval {result}")
     wall = time.perf_counter() - start
+    if disc_state is not None:
+        save_training_state(disc_state, *state_parts)
     swap_in_average()
     recalibrate_batchnorm(model, data, batches=bn_batches, batch_size=min(64, data.n), seed=seed)
     model.eval()
@@ -318,14 +330,16 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
 
 def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: Any, hp: dict[str, Any], *,
                       steps: int | None, minutes: float | None, seed: int, evaluate: Any,
-                      eval_every: int | None, log: Callable[[str], None] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+                      eval_every: int | None, log: Callable[[str], None] | None,
+                      disc_state: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """``train_attentional`` with a recipe's batch size, learning rates, KL weight and averaging;
     returns (run, final metrics of ``evaluate``, with the prompts it used named)."""
     run = train_attentional(model, data, extra_loss=extra_loss, steps=steps, minutes=minutes,
                             batch_size=hp["batch_size"], lr_g=hp["lr_g"], lr_d=hp["lr_d"], kl_weight=hp["kl_weight"],
                             ema=hp["ema"], seed=seed, evaluate=evaluate,
                             eval_every=eval_every or (300 if evaluate else 0),
-                            log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"], log=log)
+                            log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"],
+                            disc_state=disc_state, log=log)
     metrics: dict[str, Any] = {}
     if evaluate is not None:
         metrics = dict(evaluate(model))

@@ -1,0 +1,58 @@
+"""What continuing a training run needs beyond the published weights (discriminators, optimiser
+moments), kept as one safetensors file so that nothing is ever unpickled.
+
+Keys: ``NAME/KEY`` for a module's state dict, ``NAME@INDEX/KEY`` for the per-parameter state of
+an optimiser (Adam's ``step``, ``exp_avg``, ``exp_avg_sq``). Hyperparameters (learning rates,
+betas) are not stored: the optimiser being loaded keeps its own.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+import torch
+from safetensors.torch import load_file, save
+
+from .atomic import write_bytes_atomic
+
+
+def save_training_state(path: str | os.PathLike[str], modules: Mapping[str, torch.nn.Module],
+                        optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
+    """Write the modules' weights and the optimisers' moments to ``path`` (atomically)."""
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        for key, value in module.state_dict().items():
+            tensors[f"{name}/{key}"] = value.detach().cpu().contiguous()
+    for name, opt in optimizers.items():
+        for index, state in opt.state_dict()["state"].items():
+            for key, value in state.items():
+                tensor = value if torch.is_tensor(value) else torch.tensor(value)
+                tensors[f"{name}@{index}/{key}"] = tensor.detach().cpu().contiguous()
+    write_bytes_atomic(path, save(tensors))
+
+
+def load_training_state(path: str | os.PathLike[str], modules: Mapping[str, torch.nn.Module],
+                        optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
+    """Restore what ``save_training_state`` wrote into modules and optimisers built the same way;
+    a missing or extra entry is an error (the run was saved with another setup)."""
+    tensors = load_file(str(path))
+    used: set[str] = set()
+    for name, module in modules.items():
+        prefix = f"{name}/"
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        module.load_state_dict(state)
+        used.update(prefix + k for k in state)
+    for name, opt in optimizers.items():
+        prefix = f"{name}@"
+        per_param: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith(prefix):
+                index, _, field = key[len(prefix):].partition("/")
+                per_param.setdefault(int(index), {})[field] = value
+                used.add(key)
+        saved = opt.state_dict()
+        saved["state"] = per_param
+        opt.load_state_dict(saved)  # moves each moment to its parameter's device
+    extra = sorted(set(tensors) - used)
+    if extra:
+        raise ValueError(f"{path}: entries for modules or optimisers not given: {', '.join(extra[:5])}")
