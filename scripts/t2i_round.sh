@@ -28,6 +28,7 @@ for fam in attngan mirrorgan stackgan-pp stackgan gan-int-cls; do
   FROM[$fam]=$(start_from "$fam") || { echo "$fam: no starting point (set FROM_...)" >&2; exit 2; }
 done
 if [ "$SMOKE" = 1 ]; then
+  HARD=900  # two steps each, but five processes setting up at once on a small machine
   LIMIT=(attngan "-K max_steps=2" mirrorgan "-K max_steps=2" stackgan-pp "-K max_steps=2"
          stackgan "-K max_steps=2" gan-int-cls "-K max_steps=2")
 else
