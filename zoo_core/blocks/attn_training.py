@@ -4,12 +4,15 @@ alternating D / G loop with the family's own generator term plugged in, generato
 averaging and batch-norm recalibration), ``caption_accuracy_evaluator`` and the DAMSM text side."""
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..training_state import load_training_state, save_training_state
 from .attn_discriminators import discriminator_loss, generator_adversarial_loss, make_discriminator
 from .attn_stages import AttentionalT2I
 from .conditioning import kl_loss
@@ -214,12 +217,6 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     from it when it exists and are written to it at the end, so a later run continues this one.
     Returns the training history and counters.
     """
-    from pathlib import Path
-
-    from ..training_state import load_training_state, save_training_state
-
-    import time
-
     if steps is None and minutes is None:
         raise ValueError("give steps or minutes")
     gen = torch.Generator().manual_seed(seed)
