@@ -143,3 +143,25 @@ def test_training_state_round_trips_and_refuses_a_different_setup(tmp_path):
         assert torch.equal(opt.state[p]["exp_avg_sq"], twin_opt.state[q]["exp_avg_sq"])
     with pytest.raises(ValueError, match="not given"):
         load_training_state(tmp_path / "s.safetensors", {"d": twin}, {})
+
+
+def test_train_script_passes_device_and_trainer_arguments_and_writes_the_folder(tmp_path, capsys):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+    spec = importlib.util.spec_from_file_location("_zoo_script_train", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    out = tmp_path / "runs" / "vae"
+    args = ["vae", "--config", "tiny", "--out", str(out), "--epochs", "1", "--device", "cpu", "--threads", "1",
+            "-K", "max_steps=2"]
+    assert script.main(args) == 0
+    report = json.loads((out / "training.json").read_text())
+    assert report["config_name"] == "tiny" and report["recipe"]["device"] == "cpu, torch threads: 1"
+    assert report["recipe"]["steps"] == 2  # -K max_steps=2 reached the trainer
+    assert (out / "model.safetensors").exists() and (tmp_path / "runs" / "vae-samples.png").exists()
+    assert script.main(["vae", "--config", "tiny", "--out", str(tmp_path / "x"), "-K", "no_such_arg=1"]) == 2
+    assert "unexpected keyword" in capsys.readouterr().err and not (tmp_path / "x").exists()
