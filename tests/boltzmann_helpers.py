@@ -1,22 +1,12 @@
-"""Helpers shared by the Boltzmann test files: brute-force enumeration of small machines,
-random parameters, and a one-thread fixture (import it into a test module to use it)."""
+"""Helpers shared by the Boltzmann test files: brute-force enumeration of small machines and
+random parameters."""
 from __future__ import annotations
 
 import itertools
 
-import pytest
 import torch
 
 from plugins.boltzmann.rbm import RBM
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Many tiny tensor ops: one thread is far faster than two fighting over shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def all_binary(n: int) -> torch.Tensor:

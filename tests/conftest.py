@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+import torch
 
 
 def closed_port() -> int:
@@ -35,3 +36,13 @@ def fresh_plugins():
     reset_plugin_manager()
     yield
     reset_plugin_manager()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    tiny models run thousands of small ops, where intra-op threads on a shared machine only spin."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -29,18 +29,10 @@ from zoo_core.errors import BadInputError
 from zoo_core.writers import write_samples
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 FAMILIES = {"gru-lm": "plugins.autoregressive.gru_lm:GRULanguageModel",
             "pixelcnn": "plugins.autoregressive.pixelcnn:PixelCNN",
             "wavenet": "plugins.autoregressive.wavenet:WaveNet"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Step-by-step sampling runs thousands of tiny ops; intra-op threads only add spin-waits."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny(cls, cfg, **over):

@@ -17,7 +17,9 @@ from plugins.boltzmann.gbrbm import GBRBM
 from plugins.boltzmann.rbm import RBM
 from plugins.boltzmann.ssrbm import SSRBM
 
-from .boltzmann_helpers import all_binary, exact_rbm, one_thread, randomize  # noqa: F401
+from .boltzmann_helpers import all_binary, exact_rbm, randomize
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny ops: one thread is fastest
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ from plugins.boltzmann.rbm import RBM
 from plugins.boltzmann.ssrbm import SSRBM
 from zoo_core.errors import BadInputError
 
-from .boltzmann_helpers import exact_rbm, one_thread, randomize  # noqa: F401
+from .boltzmann_helpers import exact_rbm, randomize
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny ops: one thread is fastest
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ["rbm", "gbrbm", "crbm", "ssrbm", "convrbm", "dbm", "dbn"]

@@ -16,15 +16,7 @@ from zoo_core.errors import BadInputError
 from zoo_core.rng import SampleRNG
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is fastest, and far faster on a shared, busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 def expected_generator_params(nz: int, ngf: int, channels: int, image_size: int) -> int:

@@ -18,14 +18,7 @@ from plugins.gan_int_cls.train import discriminator_loss, interpolate_embeddings
 from zoo_core.errors import BadInputError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 def tiny() -> GANINTCLS:

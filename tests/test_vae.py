@@ -15,15 +15,7 @@ from plugins.vae.model import VAE
 from zoo_core.errors import BadInputError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is fastest, and far faster on a shared, busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 def expected_params(d: int, hidden: int, latent: int, out_mult: int = 1) -> int:

@@ -18,14 +18,7 @@ from plugins.wgan_gp.model import WGANGP, Critic
 from plugins.wgan_gp.train import gradient_penalty, train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 class LinearCritic(nn.Module):
