@@ -296,3 +296,35 @@ def test_disc_state_carries_the_discriminators_and_moments_to_the_next_run(tmp_p
     steps = [k for k in second if k.startswith("opt_d0@") and k.endswith("/step")]
     assert steps and all(float(second[k]) == 2.0 for k in steps)  # the second run went on from the first
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_shape_twin_batches_and_training_with_twin_negatives():
+    from plugins.attngan.train import train
+    from zoo_core.blocks.attn_training import shapes_data
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes, shape_twins
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    x, caps, labels = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    twins = shape_twins("train", 8).captions
+    model = AttnGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
+    data = shapes_data(model, (x, caps, labels, twins), twins=True)
+    b = data.batch(torch.tensor([5, 2]), torch.Generator().manual_seed(0))
+    assert b["twin_ids"].shape == b["ids"].shape  # padded alike, so both encode in one width
+    for row, i in enumerate((5, 2)):
+        own, twin = damsm.vocab.decode(b["ids"][row].tolist()), damsm.vocab.decode(b["twin_ids"][row].tolist())
+        k = caps[i].index(own)  # the same caption slot of the scene and of its twin
+        assert twin == twins[i][k] and twin != own
+    with pytest.raises(ValueError, match="twin captions"):
+        shapes_data(model, (x, caps, labels), twins=True)
+
+    _, report = train("tiny", steps=2, data=(x, caps, labels, twins), damsm=damsm, twin_negatives="d+damsm", log=None)
+    assert report["recipe"]["hard_negatives"].startswith("shape-twin") and 0 < report["final"]["d_twin"] < 1
+    _, d_only = train("tiny", steps=2, data=(x, caps, labels, twins), damsm=damsm, twin_negatives="d", log=None)
+    first = lambda r: r["history"][0]  # noqa: E731  (step 1: same D, so only G's DAMSM term differs)
+    assert first(d_only)["d_twin"] == first(report)["d_twin"] and first(d_only)["w_loss"] != first(report)["w_loss"]
+    _, plain = train("tiny", steps=2, data=(x, caps, labels), damsm=damsm, log=None)
+    assert plain["recipe"]["hard_negatives"] is None and "d_twin" not in plain["final"]
+    with pytest.raises(ValueError, match="twin_negatives must be one of"):
+        train("tiny", steps=1, data=(x, caps, labels, twins), damsm=damsm, twin_negatives="yes", log=None)

@@ -329,3 +329,36 @@ def test_caption_accuracy_compares_stated_attributes(monkeypatch):
     acc = model.caption_accuracy(torch.zeros(6, 3, 64, 64), prompts)
     assert acc["caption_accuracy"] == 5 / 6 and acc["caption_accuracy_colour0"] == 5 / 6
     assert acc["caption_accuracy_shape0"] == 1.0
+
+
+def test_extra_negatives_only_raise_the_image_to_text_loss_when_they_score_high():
+    torch.manual_seed(0)
+    scores = torch.randn(4, 4) * 3
+    base, _ = damsm._two_way_ce(scores, None)
+    far = damsm.image_to_text_with_negatives(scores, torch.full((4, 1), -1e4))
+    assert torch.allclose(far, base)  # a negative nobody confuses changes nothing
+    close = damsm.image_to_text_with_negatives(scores, scores.diagonal()[:, None].clone())
+    assert close > base  # a negative as close as the true caption costs probability
+    cls = torch.tensor([0, 0, 1, 2])  # the class mask still drops same-scene captions
+    masked, _ = damsm._two_way_ce(scores, cls)
+    assert torch.allclose(damsm.image_to_text_with_negatives(scores, torch.full((4, 1), -1e4), cls), masked)
+
+
+def test_attentional_discriminator_loss_with_twin_captions():
+    from zoo_core.blocks.attn_discriminators import _bce, discriminator_loss, make_discriminator
+
+    torch.manual_seed(0)
+    netD = make_discriminator(32, 4, 8)
+    real, fake = torch.randn(3, 3, 32, 32), torch.randn(3, 3, 32, 32)
+    sent, twin = torch.randn(3, 8), torch.randn(3, 8)
+    plain, stats = discriminator_loss(netD, real, fake, sent)
+    loss, twin_stats = discriminator_loss(netD, real, fake, sent, twin)
+    assert "d_twin" not in stats and 0 < twin_stats["d_twin"] < 1
+    with torch.no_grad():
+        rf, ff = netD(real), netD(fake)
+        cr, cf = _bce(netD.COND_DNET(rf, sent), 1.0), _bce(netD.COND_DNET(ff, sent), 0.0)
+        cw = _bce(netD.COND_DNET(rf[:2], sent[1:]), 0.0)
+        ct = _bce(netD.COND_DNET(rf, twin), 0.0)
+        r, f = _bce(netD.UNCOND_DNET(rf), 1.0), _bce(netD.UNCOND_DNET(ff), 0.0)
+    assert torch.allclose(plain, (r + cr) / 2 + (f + cf + cw) / 3, atol=1e-6)
+    assert torch.allclose(loss, (r + cr) / 2 + (f + cf + (cw + ct) / 2) / 3, atol=1e-6)

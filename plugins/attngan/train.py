@@ -14,21 +14,45 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import torch
+
 from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, recipe_with, run_length, setup_attentional,
                                          shapes_data, train_with_recipe, training_report)
-from zoo_core.blocks.damsm import sent_loss, words_loss
+from zoo_core.blocks.damsm import (GAMMA3, image_to_text_with_negatives, sent_loss, sentence_scores, word_scores,
+                                   words_loss)
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import AttnGAN
 
-def damsm_loss_term(damsm: Any, lam: float) -> Callable:
-    """AttnGAN's generator DAMSM term: lambda * (words_loss + sent_loss) of the last stage."""
+# Shape-twin hard negatives (not in the paper): what each setting of twin_negatives adds.
+TWIN_NEGATIVES = {
+    "none": None,
+    "d": "shape-twin captions as extra mismatched pairs for every discriminator",
+    "d+damsm": "shape-twin captions as extra mismatched pairs for every discriminator and as extra "
+               "negatives in the DAMSM term's image -> text halves",
+}
+
+def damsm_loss_term(damsm: Any, lam: float, twins: bool = False) -> Callable:
+    """AttnGAN's generator DAMSM term: lambda * (words_loss + sent_loss) of the last stage.
+
+    ``twins`` (a deviation, off in the paper's recipe): the image -> text halves also rank each
+    image's caption above its scene's shape twin caption (``batch["twin_text"]``), a negative
+    only shape tells apart."""
 
     def extra(model: Any, out: Any, batch: dict[str, Any], text: Any):
         regions, code = damsm.image_encoder(out.images[-1])
         cls = batch["class_ids"]
         w0, w1, _ = words_loss(regions, text.words, text.lengths, cls)
         s0, s1 = sent_loss(code, text.sentence, cls)
+        twin = batch.get("twin_text") if twins else None
+        if twin is not None:
+            n = code.size(0)
+            words = word_scores(regions, torch.cat([text.words, twin.words]),
+                                torch.cat([text.lengths, twin.lengths])) * GAMMA3
+            own = torch.arange(n, device=code.device)
+            w0 = image_to_text_with_negatives(words[:, :n], words[own, n + own][:, None], cls)
+            sents = sentence_scores(code, torch.cat([text.sentence, twin.sentence])) * GAMMA3
+            s0 = image_to_text_with_negatives(sents[:, :n], sents[own, n + own][:, None], cls)
         w, s = w0 + w1, s0 + s1
         return lam * (w + s), {"w_loss": float(w.detach()), "s_loss": float(s.detach())}
 
@@ -39,7 +63,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           steps: int | None = None, minutes: float | None = None, max_steps: int | None = None,
           data: Any = None, damsm: Any = None, evaluate: Any = None, eval_every: int | None = None,
           threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
-          disc_state: str | None = None, init_from: str | None = None,
+          disc_state: str | None = None, init_from: str | None = None, twin_negatives: str | None = None,
           log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
@@ -49,27 +73,35 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``init_from`` (a saved AttnGAN folder of the same config) continues that generator; the
     discriminators start fresh unless ``disc_state`` (a .safetensors file, written at the end of
     the run that used it) holds them and the optimisers' moments. ``device`` and ``batch_size``
-    override where and in what batches it trains.
+    override where and in what batches it trains. ``twin_negatives`` (a deviation from the
+    paper, default the recipe's: none) adds shape-twin captions as hard negatives: "d" for the
+    discriminators' mismatched pairs, "d+damsm" for those and the generator's DAMSM term.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size)
+    if twin_negatives is not None:
+        if twin_negatives not in TWIN_NEGATIVES:
+            raise ValueError(f"twin_negatives must be one of {', '.join(TWIN_NEGATIVES)}, not {twin_negatives!r}")
+        hp["twin_negatives"] = twin_negatives
+    twins = hp.get("twin_negatives", "none")
     model, damsm = setup_attentional(AttnGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
                                      device=device)
     if init_from is not None:
         model.load_state_dict(AttnGAN.from_pretrained(str(init_from)).state_dict())
         if log:
             log(f"generator initialised from {init_from}")
-    batches = shapes_data(model, data)
+    batches = shapes_data(model, data, twins=twins != "none")
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
     if evaluate is None and isinstance(config, str) and config == "small":
         evaluate = caption_accuracy_evaluator()
-    run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"]), hp,
+    run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm"), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
                                      eval_every=eval_every, log=log, disc_state=disc_state)
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
                      f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)",
+        "hard_negatives": TWIN_NEGATIVES[twins],
         "text_encoder": "DAMSM-shapes bi-LSTM (zoo-models/damsm-shapes), frozen; its image encoder scores G",
         "warm_start": str(init_from) if init_from is not None else None,
     }

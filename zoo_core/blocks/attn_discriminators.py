@@ -106,16 +106,26 @@ def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
-def discriminator_loss(netD: _DNet, real: torch.Tensor, fake: torch.Tensor,
-                       sent: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+def discriminator_loss(netD: _DNet, real: torch.Tensor, fake: torch.Tensor, sent: torch.Tensor,
+                       twin_sent: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The originals' ``discriminator_loss``: matched real pairs are real; fakes and
-    mismatched pairs (real image i with the caption of i + 1) are fake."""
+    mismatched pairs (real image i with the caption of i + 1) are fake.
+
+    ``twin_sent`` (a deviation, off in the papers' recipes): the sentence features of each real
+    image's shape twin caption (its scene with one shape changed). Those pairs are mismatched
+    too and share the mismatch term's weight with the random ones, so the conditional logit has
+    to read shapes, which random captions (differing mostly in colour) rarely demand."""
     real_f, fake_f = netD(real), netD(fake.detach())
     cond_real = netD.COND_DNET(real_f, sent)
     cond_fake = netD.COND_DNET(fake_f, sent)
     b = real_f.size(0)
     cond_wrong = netD.COND_DNET(real_f[: b - 1], sent[1:b])
     err_cr, err_cf, err_cw = _bce(cond_real, 1.0), _bce(cond_fake, 0.0), _bce(cond_wrong, 0.0)
+    twin_stats = {}
+    if twin_sent is not None:
+        cond_twin = netD.COND_DNET(real_f, twin_sent)
+        err_cw = (err_cw + _bce(cond_twin, 0.0)) / 2.0
+        twin_stats["d_twin"] = float(torch.sigmoid(cond_twin.detach()).mean())
     if netD.UNCOND_DNET is not None:
         err_r, err_f = _bce(netD.UNCOND_DNET(real_f), 1.0), _bce(netD.UNCOND_DNET(fake_f), 0.0)
         loss = (err_r + err_cr) / 2.0 + (err_f + err_cf + err_cw) / 3.0
@@ -123,7 +133,7 @@ def discriminator_loss(netD: _DNet, real: torch.Tensor, fake: torch.Tensor,
         loss = err_cr + (err_cf + err_cw) / 2.0
     stats = {"d_real": float(torch.sigmoid(cond_real.detach()).mean()),
              "d_fake": float(torch.sigmoid(cond_fake.detach()).mean()),
-             "d_wrong": float(torch.sigmoid(cond_wrong.detach()).mean())}
+             "d_wrong": float(torch.sigmoid(cond_wrong.detach()).mean()), **twin_stats}
     return loss, stats
 
 

@@ -30,17 +30,28 @@ def text_config_from(damsm: Any, cfg: dict[str, Any]) -> dict[str, Any]:
                              "rnn_type": te.rnn_type}}
 
 
-def shapes_data(model: Any, data: Any = None, n: int | None = None) -> ShapesBatches:
-    """Training pairs: the shapes train split (or ``data`` = (x01, captions[, labels]))."""
-    if data is None:
-        from zoo_core.data.shapes import load_shapes
+def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool = False) -> ShapesBatches:
+    """Training pairs: the shapes train split (or ``data`` = (x01, captions[, labels[, twin captions]])).
 
+    ``twins`` adds each scene's shape twin captions (zoo_core.data.shapes.shape_twins: the same
+    scene with one shape changed), the hard negatives of ``twin_negatives``."""
+    from zoo_core.data.shapes import load_shapes, shape_twins
+
+    twin_captions = None
+    if data is None:
         x01, captions, labels = load_shapes("train", with_captions=True, with_attributes=True, n=n)
+        if twins:
+            twin_captions = shape_twins("train", len(captions)).captions
     else:
         x01, captions, *rest = data
         labels = rest[0] if rest else None
+        if twins:
+            if len(rest) < 2:
+                raise ValueError("twin negatives need data = (x01, captions, labels, twin captions)")
+            twin_captions = rest[1]
     class_ids = scene_class_ids(labels) if labels is not None else None
-    return ShapesBatches(x01, captions, model.vocab, model.max_words, model.sizes, class_ids)
+    return ShapesBatches(x01, captions, model.vocab, model.max_words, model.sizes, class_ids,
+                         twin_captions if twins else None)
 
 
 def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = None) -> Callable[[Any], dict[str, float]]:
@@ -77,11 +88,14 @@ class ShapesBatches:
     [-1, 1]) and tokenised captions (all CAPTIONS_PER_IMAGE per image; one drawn per step).
 
     ``x01`` (N, 3, 64, 64) in [0, 1]; ``captions`` N lists of strings; ``class_ids`` (N,)
-    ids shared by images of identical scenes (the DAMSM losses' class mask) or None.
+    ids shared by images of identical scenes (the DAMSM losses' class mask) or None;
+    ``twin_captions`` N lists of captions of each scene's shape twin (batches then carry
+    ``twin_ids`` / ``twin_lens``, padded like ``ids``) or None.
     """
 
     def __init__(self, x01: torch.Tensor, captions: Sequence[Sequence[str]], vocab: Any, max_words: int,
-                 sizes: Sequence[int], class_ids: torch.Tensor | None = None) -> None:
+                 sizes: Sequence[int], class_ids: torch.Tensor | None = None,
+                 twin_captions: Sequence[Sequence[str]] | None = None) -> None:
         self.reals = {}
         for s in sorted(set(sizes)):
             x = x01 if x01.shape[-1] == s else F.interpolate(
@@ -92,15 +106,26 @@ class ShapesBatches:
         flat = [c for caps in captions for c in caps]
         ids, lens = vocab.encode_batch(flat, max_words=max_words, pad_to=max_words)
         self.ids, self.lens = ids.view(len(captions), k, -1), lens.view(len(captions), k)
+        self.twin_ids = self.twin_lens = None
+        if twin_captions is not None:
+            flat = [c for caps in twin_captions for c in caps[:k]]
+            ids, lens = vocab.encode_batch(flat, max_words=max_words, pad_to=max_words)
+            self.twin_ids, self.twin_lens = ids.view(len(captions), k, -1), lens.view(len(captions), k)
         self.class_ids = class_ids
         self.n = len(captions)
 
     def batch(self, idx: torch.Tensor, gen: torch.Generator) -> dict[str, Any]:
         pick = torch.randint(0, self.ids.shape[1], (len(idx),), generator=gen)
         lens = self.lens[idx, pick]
-        ids = self.ids[idx, pick][:, : int(lens.max())]
-        return {"reals": [self.reals[s][idx] for s in self.sizes], "ids": ids, "lens": lens,
-                "class_ids": None if self.class_ids is None else self.class_ids[idx], "index": idx}
+        out = {"reals": [self.reals[s][idx] for s in self.sizes], "lens": lens,
+               "class_ids": None if self.class_ids is None else self.class_ids[idx], "index": idx}
+        width = int(lens.max())
+        if self.twin_ids is not None:
+            out["twin_lens"] = self.twin_lens[idx, pick]
+            width = max(width, int(out["twin_lens"].max()))
+            out["twin_ids"] = self.twin_ids[idx, pick][:, :width]
+        out["ids"] = self.ids[idx, pick][:, :width]
+        return out
 
 
 def scene_class_ids(labels: torch.Tensor) -> torch.Tensor:
@@ -204,7 +229,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
                       minutes: float | None = None, batch_size: int = 32, lr_g: float = 2e-4, lr_d: float = 2e-4,
                       betas: tuple[float, float] = (0.5, 0.999), kl_weight: float = 1.0, ema: float = 0.999,
                       seed: int = 0, evaluate: Any = None, eval_every: int = 0, log_every: int = 50,
-                      bn_batches: int = 20, disc_state: str | None = None, log: Any = print) -> dict[str, Any]:
+                      bn_batches: int = 20, disc_state: str | None = None, twin_negatives: bool = False,
+                      log: Any = print) -> dict[str, Any]:
     """Alternate D and G updates as the originals' trainers do, for ``steps`` updates or until
     ``minutes`` of wall time have passed (whichever comes first).
 
@@ -215,10 +241,15 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     ``evaluate(model) -> dict`` runs every ``eval_every`` steps (on the averaged weights).
     ``disc_state`` (a .safetensors file): the discriminators and both optimisers' moments start
     from it when it exists and are written to it at the end, so a later run continues this one.
+    ``twin_negatives`` (``data`` built with twins): each batch's shape twin captions are
+    encoded as ``batch["twin_text"]`` (for ``extra_loss``) and the discriminators also see
+    real images paired with them as mismatched (``discriminator_loss``'s ``twin_sent``).
     Returns the training history and counters.
     """
     if steps is None and minutes is None:
         raise ValueError("give steps or minutes")
+    if twin_negatives and data.twin_ids is None:
+        raise ValueError("twin_negatives needs training data built with twins (shapes_data(..., twins=True))")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     dev = model.device
@@ -263,6 +294,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
         pos += batch_size
         b = data.batch(idx, gen)
         text = model.encode_ids(b["ids"], b["lens"])  # frozen encoder, no grad
+        twin = model.encode_ids(b["twin_ids"], b["twin_lens"]) if twin_negatives else None
+        b["twin_text"] = twin
         noise = torch.randn(len(idx), model.z_dim, generator=gen).to(dev)
         eps = torch.randn(len(idx), model.c_dim, generator=gen).to(dev)
         out = model.generate(noise, text, eps=eps)
@@ -271,7 +304,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
         loss_d_total = 0.0
         for i, (netD, opt) in enumerate(zip(netsD, opts_d)):
             opt.zero_grad(set_to_none=True)
-            loss_d, st = discriminator_loss(netD, b["reals"][i].to(dev), out.images[i], text.sentence)
+            loss_d, st = discriminator_loss(netD, b["reals"][i].to(dev), out.images[i], text.sentence,
+                                            None if twin is None else twin.sentence)
             loss_d.backward()
             opt.step()
             loss_d_total += float(loss_d.detach())
@@ -336,7 +370,7 @@ def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: An
                             ema=hp["ema"], seed=seed, evaluate=evaluate,
                             eval_every=eval_every or (300 if evaluate else 0),
                             log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"],
-                            disc_state=disc_state, log=log)
+                            disc_state=disc_state, twin_negatives=hp.get("twin_negatives", "none") != "none", log=log)
     metrics: dict[str, Any] = {}
     if evaluate is not None:
         metrics = dict(evaluate(model))

@@ -95,6 +95,19 @@ def sent_loss(cnn_code: torch.Tensor, rnn_code: torch.Tensor, class_ids: torch.T
     return _two_way_ce(scores, class_ids)
 
 
+def image_to_text_with_negatives(scores: torch.Tensor, negatives: torch.Tensor,
+                                 class_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """The image -> text half of a DAMSM loss (``loss0``) with extra candidate captions: row j
+    of ``scores`` (n, n) holds image j's scores against the batch's captions, row j of
+    ``negatives`` (n, m) its scores against m more captions that never match it (for example
+    its scene's shape twin). Scores already scaled by gamma3."""
+    n = scores.size(0)
+    mask = _class_mask(class_ids, n, scores.device)
+    if mask is not None:
+        scores = scores.masked_fill(mask, float("-inf"))
+    return F.cross_entropy(torch.cat([scores, negatives], dim=1), torch.arange(n, device=scores.device))
+
+
 def sentence_scores(cnn_code: torch.Tensor, rnn_code: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Cosine similarity of every image code with every sentence feature: (n_images, n_captions)."""
     norms = cnn_code.norm(2, dim=1, keepdim=True) * rnn_code.norm(2, dim=1, keepdim=True).t()
