@@ -118,6 +118,18 @@ def test_one_training_step_uses_the_frozen_stream():
     assert any(k.startswith("h_net2.att.linear") for k in moved) and any(k.startswith("h_net2.conv") for k in moved)
     te = {k: v for k, v in model.state_dict().items() if k.startswith("text_encoder.")}
     assert all(torch.equal(v, damsm.state_dict()[k]) for k, v in te.items())
+    assert report["recipe"]["hard_negatives"] is None
+
+    from zoo_core.data.shapes import shape_twins
+
+    twins = shape_twins("train", 8).captions
+    _, with_twins = train("tiny", steps=1, data=(x, caps, labels, twins), damsm=damsm, stream=stream,
+                          twin_negatives="d", log=None)
+    assert 0 < with_twins["final"]["d_twin"] < 1 and with_twins["final"]["cap_loss"] > 0
+    assert with_twins["recipe"]["hard_negatives"].startswith("shape-twin")
+    with pytest.raises(ValueError, match="twin_negatives must be one of none, d,"):
+        train("tiny", steps=1, data=(x, caps, labels, twins), damsm=damsm, stream=stream,
+              twin_negatives="d+damsm", log=None)  # MirrorGAN's generator has no DAMSM term
 
 
 def test_save_load_seeded_sampling_and_oov(tmp_path):

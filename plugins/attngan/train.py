@@ -16,8 +16,9 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, recipe_with, run_length, setup_attentional,
-                                         shapes_data, train_with_recipe, training_report)
+from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, caption_accuracy_evaluator, recipe_with, run_length,
+                                         setup_attentional, shapes_data, train_with_recipe, training_report,
+                                         with_twin_negatives)
 from zoo_core.blocks.damsm import (GAMMA3, image_to_text_with_negatives, sent_loss, sentence_scores, word_scores,
                                    words_loss)
 
@@ -27,9 +28,8 @@ from .model import AttnGAN
 # Shape-twin hard negatives (not in the paper): what each setting of twin_negatives adds.
 TWIN_NEGATIVES = {
     "none": None,
-    "d": "shape-twin captions as extra mismatched pairs for every discriminator",
-    "d+damsm": "shape-twin captions as extra mismatched pairs for every discriminator and as extra "
-               "negatives in the DAMSM term's image -> text halves",
+    "d": TWIN_NEGATIVES_D,
+    "d+damsm": f"{TWIN_NEGATIVES_D} and as extra negatives in the DAMSM term's image -> text halves",
 }
 
 def damsm_loss_term(damsm: Any, lam: float, twins: bool = False) -> Callable:
@@ -80,11 +80,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     dataset = "shapes" if data is None else None  # what the saved card names
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size)
-    if twin_negatives is not None:
-        if twin_negatives not in TWIN_NEGATIVES:
-            raise ValueError(f"twin_negatives must be one of {', '.join(TWIN_NEGATIVES)}, not {twin_negatives!r}")
-        hp["twin_negatives"] = twin_negatives
-    twins = hp.get("twin_negatives", "none")
+    hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES)
+    twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
                                      device=device)
     if init_from is not None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from zoo_core.blocks.attn_training import (caption_accuracy_evaluator, recipe_with, run_length, setup_attentional,
-                                         shapes_data, train_with_recipe, training_report)
+from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, caption_accuracy_evaluator, recipe_with, run_length,
+                                         setup_attentional, shapes_data, train_with_recipe, training_report,
+                                         with_twin_negatives)
 
 from .config import STREAM as STREAM_CONFIGS
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -27,6 +28,7 @@ from .model import MirrorGAN
 from .stream import STREAM, evaluate_stream, train_stream
 
 ROOT = Path(__file__).resolve().parents[2]
+TWIN_NEGATIVES = {"none": None, "d": TWIN_NEGATIVES_D}  # shape-twin hard negatives (not in the paper)
 
 
 def stream_loss_term(stream: STREAM, lam: float) -> Callable:
@@ -50,17 +52,18 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           steps: int | None = None, minutes: float | None = None, max_steps: int | None = None,
           data: Any = None, damsm: Any = None, stream: STREAM | str | None = None, init_from: str | None = None,
           evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
-          disc_state: str | None = None,
+          disc_state: str | None = None, twin_negatives: str | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
-    ``device`` and ``batch_size`` as for AttnGAN's trainer."""
+    ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
+    default none) gives the discriminators shape-twin captions as extra mismatched pairs."""
     dataset = "shapes" if data is None else None  # what the saved card names
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    hp = recipe_with(hp, batch_size)
+    hp = with_twin_negatives(recipe_with(hp, batch_size), twin_negatives, TWIN_NEGATIVES)
     model, damsm = setup_attentional(MirrorGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
                                      device=device)
-    batches = shapes_data(model, data)
+    batches = shapes_data(model, data, twins=hp["twin_negatives"] != "none")
 
     # STREAM: trained on real pairs, then frozen
     stream_report: dict[str, Any] = {}
@@ -114,6 +117,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['caption_lambda']:g} x STREAM caption "
                      f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)",
+        "hard_negatives": TWIN_NEGATIVES[hp["twin_negatives"]],
         "STEM": "DAMSM-shapes bi-LSTM text encoder (zoo-models/damsm-shapes), frozen",
         "STREAM": f"captioner: frozen DAMSM-shapes image trunk + trained linear/BN + LSTM decoder, trained on real "
                   f"shapes pairs, then frozen: {stream_report}",

@@ -175,6 +175,19 @@ def recipe_with(hp: dict[str, Any], batch_size: int | None) -> dict[str, Any]:
     return hp if batch_size is None else {**hp, "batch_size": int(batch_size)}
 
 
+TWIN_NEGATIVES_D = "shape-twin captions as extra mismatched pairs for every discriminator"
+
+
+def with_twin_negatives(hp: dict[str, Any], asked: str | None, choices: dict[str, str | None]) -> dict[str, Any]:
+    """The recipe with the shape-twin hard-negative setting asked for (a deviation from the
+    papers, "none" unless asked): ``choices`` maps each setting a family offers to what it adds."""
+    if asked is None:
+        return {**hp, "twin_negatives": hp.get("twin_negatives", "none")}
+    if asked not in choices:
+        raise ValueError(f"twin_negatives must be one of {', '.join(choices)}, not {asked!r}")
+    return {**hp, "twin_negatives": asked}
+
+
 def device_note(device: str | torch.device) -> str:
     """What the training report says about where it ran."""
     dev = torch.device(device)
