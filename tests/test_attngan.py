@@ -328,3 +328,31 @@ def test_shape_twin_batches_and_training_with_twin_negatives():
     assert plain["recipe"]["hard_negatives"] is None and "d_twin" not in plain["final"]
     with pytest.raises(ValueError, match="twin_negatives must be one of"):
         train("tiny", steps=1, data=(x, caps, labels, twins), damsm=damsm, twin_negatives="yes", log=None)
+
+
+def test_keep_best_ends_with_the_best_checked_weights():
+    from plugins.attngan.train import train
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    scores = iter([0.9, 0.2, 0.5, 0.3])  # checks after steps 1, 2, 3, then the final score
+
+    def stub(model):
+        s = next(scores)
+        return {"caption_accuracy": s, "caption_accuracy_shape0": s}
+
+    best, report = train("tiny", steps=3, data=data, damsm=damsm, evaluate=stub, eval_every=1, keep_best=True, log=None)
+    assert report["recipe"]["snapshot"].startswith("the averaged weights at step 1,")
+    one, _ = train("tiny", steps=1, data=data, damsm=damsm, log=None)
+    last, plain = train("tiny", steps=3, data=data, damsm=damsm, log=None)
+    assert plain["recipe"]["snapshot"] == "the averaged weights at the last step"
+    w = "ca_net.fc.weight"
+    assert torch.equal(best.state_dict()[w], one.state_dict()[w]) and not torch.equal(best.state_dict()[w], last.state_dict()[w])
+    assert all(torch.equal(v, one.state_dict()[k]) for k, v in best.state_dict().items())  # BN statistics too
+    from zoo_core.blocks.attn_training import shapes_data, train_attentional
+
+    with pytest.raises(ValueError, match="keep_best needs an evaluator"):
+        train_attentional(best, shapes_data(best, data), extra_loss=None, steps=1, keep_best=True, log=None)

@@ -64,6 +64,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           data: Any = None, damsm: Any = None, evaluate: Any = None, eval_every: int | None = None,
           threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           disc_state: str | None = None, init_from: str | None = None, twin_negatives: str | None = None,
+          keep_best: bool = False,
           log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
@@ -76,6 +77,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     override where and in what batches it trains. ``twin_negatives`` (a deviation from the
     paper, default the recipe's: none) adds shape-twin captions as hard negatives: "d" for the
     discriminators' mismatched pairs, "d+damsm" for those and the generator's DAMSM term.
+    ``keep_best`` ends with the averaged weights of the check (every 300 steps unless
+    ``eval_every``) scoring best on 500 training captions, instead of the last ones.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
@@ -90,8 +93,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             log(f"generator initialised from {init_from}")
     batches = shapes_data(model, data, twins=twins != "none")
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
-    if evaluate is None and isinstance(config, str) and config == "small":
-        evaluate = caption_accuracy_evaluator()
+    if evaluate is None and (isinstance(config, str) and config == "small" or keep_best):
+        evaluate = caption_accuracy_evaluator(split="train" if keep_best else "test")
+    hp["keep_best"] = keep_best
     run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm"), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
                                      eval_every=eval_every, log=log, disc_state=disc_state)

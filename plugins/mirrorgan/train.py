@@ -52,11 +52,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           steps: int | None = None, minutes: float | None = None, max_steps: int | None = None,
           data: Any = None, damsm: Any = None, stream: STREAM | str | None = None, init_from: str | None = None,
           evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
-          disc_state: str | None = None, twin_negatives: str | None = None,
+          disc_state: str | None = None, twin_negatives: str | None = None, keep_best: bool = False,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
     ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
-    default none) gives the discriminators shape-twin captions as extra mismatched pairs."""
+    default none) gives the discriminators shape-twin captions as extra mismatched pairs;
+    ``keep_best`` as for AttnGAN's."""
     dataset = "shapes" if data is None else None  # what the saved card names
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
@@ -108,8 +109,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             log(f"generator initialised from the {what} in {init_from}")
 
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
-    if evaluate is None and name == "small" and isinstance(config, str):
-        evaluate = caption_accuracy_evaluator()
+    if evaluate is None and (name == "small" and isinstance(config, str) or keep_best):
+        evaluate = caption_accuracy_evaluator(split="train" if keep_best else "test")
+    hp["keep_best"] = keep_best
     start_metrics = evaluate(model.eval()) if evaluate is not None and started_from else None
     run, metrics = train_with_recipe(model, batches, stream_loss_term(stream, hp["caption_lambda"]), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,

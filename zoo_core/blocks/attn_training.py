@@ -18,7 +18,7 @@ from .attn_stages import AttentionalT2I
 from .conditioning import kl_loss
 
 # -- training helpers both families use --------------------------------------------------------
-from .t2i_training import load_damsm, load_shapes_classifier  # noqa: E402,F401  (the trainers import them here)
+from .t2i_training import attribute_accuracy, load_damsm, load_shapes_classifier  # noqa: F401  (trainers import them here)
 
 
 def text_config_from(damsm: Any, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -54,13 +54,16 @@ def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool 
                          twin_captions if twins else None)
 
 
-def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = None) -> Callable[[Any], dict[str, float]]:
-    """A callable scoring a generator on the first caption of n test images with the shapes
-    attribute classifier (fixed noise, so scores are comparable between calls)."""
+def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = None,
+                               split: str = "test") -> Callable[[Any], dict[str, float]]:
+    """A callable scoring a generator on the first caption of n images of ``split`` with the
+    shapes attribute classifier (fixed noise, so scores are comparable between calls). Its
+    ``prompts`` attribute says which. Snapshot selection uses the train split's captions, so
+    that the test captions stay unseen by every choice made in training."""
     from zoo_core.data.shapes import generate
 
     clf = load_shapes_classifier(classifier)
-    prompts = [caps[0] for caps in generate("test", n).captions]
+    prompts = [caps[0] for caps in generate(split, n).captions]
 
     @torch.no_grad()
     def evaluate(model: Any) -> dict[str, float]:
@@ -79,6 +82,7 @@ def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = No
         acc = clf.caption_accuracy(x01, prompts)
         return {k: round(v, 4) for k, v in acc.items()}
 
+    evaluate.prompts = f"first caption of the first {n} {split} images, seed {seed}"  # type: ignore[attr-defined]
     return evaluate
 
 
@@ -214,6 +218,9 @@ def training_report(family: str, model: AttentionalT2I, data: ShapesBatches, hp:
             "batch_size": hp["batch_size"],
             "steps": run["steps"],
             "generator_average": f"EMA {hp['ema']}; batch-norm statistics recomputed after training",
+            "snapshot": (f"the averaged weights at step {run['kept']['step']}, best mean attribute accuracy "
+                         f"({run['kept']['attribute_accuracy']}) of the checks on training captions"
+                         if run.get("kept") else "the averaged weights at the last step"),
             "seed": seed,
             "generator_parameters": model.num_generator_parameters(),
             "discriminator_parameters": run["discriminator_parameters"],
@@ -243,7 +250,7 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
                       betas: tuple[float, float] = (0.5, 0.999), kl_weight: float = 1.0, ema: float = 0.999,
                       seed: int = 0, evaluate: Any = None, eval_every: int = 0, log_every: int = 50,
                       bn_batches: int = 20, disc_state: str | None = None, twin_negatives: bool = False,
-                      log: Any = print) -> dict[str, Any]:
+                      keep_best: bool = False, log: Any = print) -> dict[str, Any]:
     """Alternate D and G updates as the originals' trainers do, for ``steps`` updates or until
     ``minutes`` of wall time have passed (whichever comes first).
 
@@ -257,10 +264,14 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     ``twin_negatives`` (``data`` built with twins): each batch's shape twin captions are
     encoded as ``batch["twin_text"]`` (for ``extra_loss``) and the discriminators also see
     real images paired with them as mismatched (``discriminator_loss``'s ``twin_sent``).
-    Returns the training history and counters.
+    ``keep_best``: the model ends with the averaged weights of the evaluation with the best mean
+    attribute accuracy (``t2i_training.attribute_accuracy``), not the last ones; ``evaluate``
+    should then score training captions. Returns the training history and counters.
     """
     if steps is None and minutes is None:
         raise ValueError("give steps or minutes")
+    if keep_best and (evaluate is None or not eval_every):
+        raise ValueError("keep_best needs an evaluator run every eval_every steps")
     if twin_negatives and data.twin_ids is None:
         raise ValueError("twin_negatives needs training data built with twins (shapes_data(..., twins=True))")
     gen = torch.Generator().manual_seed(seed)
@@ -288,6 +299,7 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
 
     history: list[dict[str, Any]] = []
     evals: list[dict[str, Any]] = []
+    best: tuple[float, int, list[torch.Tensor]] | None = None
     sums: dict[str, float] = {}
     count = 0
     step = 0
@@ -361,14 +373,22 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
             evals.append(result)
             if log:
                 log(f"eval {result}")
+            score = attribute_accuracy(result)
+            if keep_best and (best is None or score > best[0]):
+                best = (score, step, [a.clone() for a in avg])
     wall = time.perf_counter() - start
     if disc_state is not None:
         save_training_state(disc_state, *state_parts)
+    kept = None
+    if best is not None:
+        for a, b_ in zip(avg, best[2]):
+            a.copy_(b_)
+        kept = {"step": best[1], "attribute_accuracy": round(best[0], 4)}
     swap_in_average()
     recalibrate_batchnorm(model, data, batches=bn_batches, batch_size=min(64, data.n), seed=seed)
     model.eval()
     return {"history": history, "evals": evals, "steps": step, "wall_time_s": round(wall, 1),
-            "discriminator_parameters": sum(p.numel() for d in netsD for p in d.parameters()),
+            "discriminator_parameters": sum(p.numel() for d in netsD for p in d.parameters()), "kept": kept,
             "final": {k: v for k, v in (history[-1] if history else {}).items() if k not in ("step", "seconds")}}
 
 
@@ -383,9 +403,10 @@ def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: An
                             ema=hp["ema"], seed=seed, evaluate=evaluate,
                             eval_every=eval_every or (300 if evaluate else 0),
                             log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"],
-                            disc_state=disc_state, twin_negatives=hp.get("twin_negatives", "none") != "none", log=log)
+                            disc_state=disc_state, twin_negatives=hp.get("twin_negatives", "none") != "none",
+                            keep_best=bool(hp.get("keep_best")), log=log)
     metrics: dict[str, Any] = {}
     if evaluate is not None:
         metrics = dict(evaluate(model))
-        metrics["caption_accuracy_prompts"] = "first caption of the first 500 test images, seed 0"
+        metrics["caption_accuracy_prompts"] = getattr(evaluate, "prompts", "the trainer's evaluator")
     return run, metrics
