@@ -356,3 +356,15 @@ def test_keep_best_ends_with_the_best_checked_weights():
 
     with pytest.raises(ValueError, match="keep_best needs an evaluator"):
         train_attentional(best, shapes_data(best, data), extra_loss=None, steps=1, keep_best=True, log=None)
+
+
+def test_snapshot_checks_use_training_captions_and_the_report_test_captions():
+    from zoo_core.blocks.attn_training import evaluators
+
+    during, final = evaluators(None, by_default=False, keep_best=True)
+    assert "500 train images" in during.prompts and "500 test images" in final.prompts
+    during, final = evaluators(None, by_default=True, keep_best=False)
+    assert during is final and "test images" in final.prompts
+    assert evaluators(None, by_default=False, keep_best=False) == (None, None)
+    stub = lambda model: {}  # noqa: E731
+    assert evaluators(stub, by_default=True, keep_best=True) == (stub, stub)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, caption_accuracy_evaluator, recipe_with, run_length,
+from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, evaluators, recipe_with, run_length,
                                          setup_attentional, shapes_data, train_with_recipe, training_report,
                                          with_twin_negatives)
 from zoo_core.blocks.damsm import (GAMMA3, image_to_text_with_negatives, sent_loss, sentence_scores, word_scores,
@@ -93,12 +93,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             log(f"generator initialised from {init_from}")
     batches = shapes_data(model, data, twins=twins != "none")
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
-    if evaluate is None and (isinstance(config, str) and config == "small" or keep_best):
-        evaluate = caption_accuracy_evaluator(split="train" if keep_best else "test")
+    evaluate, final_evaluate = evaluators(evaluate, by_default=isinstance(config, str) and config == "small",
+                                          keep_best=keep_best)
     hp["keep_best"] = keep_best
     run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm"), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
-                                     eval_every=eval_every, log=log, disc_state=disc_state)
+                                     eval_every=eval_every, log=log, disc_state=disc_state,
+                                     final_evaluate=final_evaluate)
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
                      f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)",

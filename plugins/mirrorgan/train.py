@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, caption_accuracy_evaluator, recipe_with, run_length,
+from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, evaluators, recipe_with, run_length,
                                          setup_attentional, shapes_data, train_with_recipe, training_report,
                                          with_twin_negatives)
 
@@ -109,13 +109,14 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             log(f"generator initialised from the {what} in {init_from}")
 
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
-    if evaluate is None and (name == "small" and isinstance(config, str) or keep_best):
-        evaluate = caption_accuracy_evaluator(split="train" if keep_best else "test")
+    evaluate, final_evaluate = evaluators(evaluate, by_default=name == "small" and isinstance(config, str),
+                                          keep_best=keep_best)
     hp["keep_best"] = keep_best
     start_metrics = evaluate(model.eval()) if evaluate is not None and started_from else None
     run, metrics = train_with_recipe(model, batches, stream_loss_term(stream, hp["caption_lambda"]), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
-                                     eval_every=eval_every, log=log, disc_state=disc_state)
+                                     eval_every=eval_every, log=log, disc_state=disc_state,
+                                     final_evaluate=final_evaluate)
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['caption_lambda']:g} x STREAM caption "
                      f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)",

@@ -192,6 +192,16 @@ def with_twin_negatives(hp: dict[str, Any], asked: str | None, choices: dict[str
     return {**hp, "twin_negatives": asked}
 
 
+def evaluators(evaluate: Any, *, by_default: bool, keep_best: bool) -> tuple[Any, Any]:
+    """(evaluator run during training, evaluator of the final report): ``evaluate`` for both when
+    given; otherwise caption accuracy on test captions when ``by_default`` (the small configs),
+    checks on training captions when ``keep_best`` selects snapshots by them."""
+    if evaluate is not None:
+        return evaluate, evaluate
+    final = caption_accuracy_evaluator() if by_default or keep_best else None
+    return (caption_accuracy_evaluator(split="train") if keep_best else final), final
+
+
 def device_note(device: str | torch.device) -> str:
     """What the training report says about where it ran."""
     dev = torch.device(device)
@@ -395,9 +405,10 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
 def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: Any, hp: dict[str, Any], *,
                       steps: int | None, minutes: float | None, seed: int, evaluate: Any,
                       eval_every: int | None, log: Callable[[str], None] | None,
-                      disc_state: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                      disc_state: str | None = None, final_evaluate: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """``train_attentional`` with a recipe's batch size, learning rates, KL weight and averaging;
-    returns (run, final metrics of ``evaluate``, with the prompts it used named)."""
+    returns (run, final metrics of ``final_evaluate`` (default ``evaluate``), with the prompts
+    it used named)."""
     run = train_attentional(model, data, extra_loss=extra_loss, steps=steps, minutes=minutes,
                             batch_size=hp["batch_size"], lr_g=hp["lr_g"], lr_d=hp["lr_d"], kl_weight=hp["kl_weight"],
                             ema=hp["ema"], seed=seed, evaluate=evaluate,
@@ -406,7 +417,8 @@ def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: An
                             disc_state=disc_state, twin_negatives=hp.get("twin_negatives", "none") != "none",
                             keep_best=bool(hp.get("keep_best")), log=log)
     metrics: dict[str, Any] = {}
-    if evaluate is not None:
-        metrics = dict(evaluate(model))
-        metrics["caption_accuracy_prompts"] = getattr(evaluate, "prompts", "the trainer's evaluator")
+    final_evaluate = final_evaluate if final_evaluate is not None else evaluate
+    if final_evaluate is not None:
+        metrics = dict(final_evaluate(model))
+        metrics["caption_accuracy_prompts"] = getattr(final_evaluate, "prompts", "the trainer's evaluator")
     return run, metrics
