@@ -300,7 +300,7 @@ def test_disc_state_carries_the_discriminators_and_moments_to_the_next_run(tmp_p
 
 def test_shape_twin_batches_and_training_with_twin_negatives():
     from plugins.attngan.train import train
-    from zoo_core.blocks.attn_training import shapes_data
+    from zoo_core.blocks.attn_shapes import shapes_data
     from zoo_core.blocks.damsm_model import DAMSMEncoders
     from zoo_core.data.shapes import load_shapes, shape_twins
 
@@ -352,14 +352,15 @@ def test_keep_best_ends_with_the_best_checked_weights():
     w = "ca_net.fc.weight"
     assert torch.equal(best.state_dict()[w], one.state_dict()[w]) and not torch.equal(best.state_dict()[w], last.state_dict()[w])
     assert all(torch.equal(v, one.state_dict()[k]) for k, v in best.state_dict().items())  # BN statistics too
-    from zoo_core.blocks.attn_training import shapes_data, train_attentional
+    from zoo_core.blocks.attn_shapes import shapes_data
+    from zoo_core.blocks.attn_training import train_attentional
 
     with pytest.raises(ValueError, match="keep_best needs an evaluator"):
         train_attentional(best, shapes_data(best, data), extra_loss=None, steps=1, keep_best=True, log=None)
 
 
 def test_snapshot_checks_use_training_captions_and_the_report_test_captions():
-    from zoo_core.blocks.attn_training import evaluators
+    from zoo_core.blocks.attn_shapes import evaluators
 
     during, final = evaluators(None, by_default=False, keep_best=True)
     assert "500 train images" in during.prompts and "500 test images" in final.prompts

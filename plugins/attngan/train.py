@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 import torch
 
-from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, evaluators, recipe_with, run_length,
-                                         setup_attentional, shapes_data, train_with_recipe, training_report,
-                                         with_twin_negatives)
+from zoo_core.blocks.attn_shapes import evaluators, shapes_data
+from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
+                                         train_with_recipe, training_report, with_twin_negatives)
 from zoo_core.blocks.damsm import (GAMMA3, image_to_text_with_negatives, sent_loss, sentence_scores, word_scores,
                                    words_loss)
 

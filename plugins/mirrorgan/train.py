@@ -18,9 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, evaluators, recipe_with, run_length,
-                                         setup_attentional, shapes_data, train_with_recipe, training_report,
-                                         with_twin_negatives)
+from zoo_core.blocks.attn_shapes import evaluators, shapes_data
+from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
+                                         train_with_recipe, training_report, with_twin_negatives)
 
 from .config import STREAM as STREAM_CONFIGS
 from .config import TRAINING, TRAINING_FOR, get_config

@@ -1,7 +1,7 @@
-"""Training of the attentional text-to-image families (AttnGAN, MirrorGAN): ``ShapesBatches``
-(real images at every stage's size and tokenised captions), ``train_attentional`` (the
-alternating D / G loop with the family's own generator term plugged in, generator weight
-averaging and batch-norm recalibration), ``caption_accuracy_evaluator`` and the DAMSM text side."""
+"""Training of the attentional text-to-image families (AttnGAN, MirrorGAN): ``train_attentional``
+(the alternating D / G loop with the family's own generator term plugged in, generator weight
+averaging, snapshot selection and batch-norm recalibration), the DAMSM text side, the recipe
+and the report. Their data and caption-accuracy checks are in ``attn_shapes``."""
 from __future__ import annotations
 
 import time
@@ -9,16 +9,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..training_state import load_training_state, save_training_state
 from .attn_discriminators import discriminator_loss, generator_adversarial_loss, make_discriminator
 from .attn_stages import AttentionalT2I
+from .attn_shapes import ShapesBatches
 from .conditioning import kl_loss
-
-# -- training helpers both families use --------------------------------------------------------
-from .t2i_training import attribute_accuracy, load_damsm, load_shapes_classifier  # noqa: F401  (trainers import them here)
+from .t2i_training import attribute_accuracy, load_damsm
 
 
 def text_config_from(damsm: Any, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -30,113 +28,7 @@ def text_config_from(damsm: Any, cfg: dict[str, Any]) -> dict[str, Any]:
                              "rnn_type": te.rnn_type}}
 
 
-def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool = False) -> ShapesBatches:
-    """Training pairs: the shapes train split (or ``data`` = (x01, captions[, labels[, twin captions]])).
-
-    ``twins`` adds each scene's shape twin captions (zoo_core.data.shapes.shape_twins: the same
-    scene with one shape changed), the hard negatives of ``twin_negatives``."""
-    from zoo_core.data.shapes import load_shapes, shape_twins
-
-    twin_captions = None
-    if data is None:
-        x01, captions, labels = load_shapes("train", with_captions=True, with_attributes=True, n=n)
-        if twins:
-            twin_captions = shape_twins("train", len(captions)).captions
-    else:
-        x01, captions, *rest = data
-        labels = rest[0] if rest else None
-        if twins:
-            if len(rest) < 2:
-                raise ValueError("twin negatives need data = (x01, captions, labels, twin captions)")
-            twin_captions = rest[1]
-    class_ids = scene_class_ids(labels) if labels is not None else None
-    return ShapesBatches(x01, captions, model.vocab, model.max_words, model.sizes, class_ids,
-                         twin_captions if twins else None)
-
-
-def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = None,
-                               split: str = "test") -> Callable[[Any], dict[str, float]]:
-    """A callable scoring a generator on the first caption of n images of ``split`` with the
-    shapes attribute classifier (fixed noise, so scores are comparable between calls). Its
-    ``prompts`` attribute says which. Snapshot selection uses the train split's captions, so
-    that the test captions stay unseen by every choice made in training."""
-    from zoo_core.data.shapes import generate
-
-    clf = load_shapes_classifier(classifier)
-    prompts = [caps[0] for caps in generate(split, n).captions]
-
-    @torch.no_grad()
-    def evaluate(model: Any) -> dict[str, float]:
-        gen = torch.Generator().manual_seed(seed)
-        images = []
-        for i in range(0, n, 100):
-            chunk = prompts[i:i + 100]
-            text = model.encode_prompts(chunk)
-            z = torch.randn(len(chunk), model.z_dim, generator=gen)
-            eps = torch.randn(len(chunk), model.c_dim, generator=gen)
-            images.append(model.generate(z, text, eps=eps).images[-1].cpu())
-        x01 = ((torch.cat(images) + 1) / 2).clamp(0, 1)
-        if x01.shape[-1] != 64:
-            x01 = torch.nn.functional.interpolate(x01, size=(64, 64), mode="bilinear", align_corners=False,
-                                                  antialias=x01.shape[-1] > 64)
-        acc = clf.caption_accuracy(x01, prompts)
-        return {k: round(v, 4) for k, v in acc.items()}
-
-    evaluate.prompts = f"first caption of the first {n} {split} images, seed {seed}"  # type: ignore[attr-defined]
-    return evaluate
-
-
 # -- the shared training loop -------------------------------------------------------------------
-class ShapesBatches:
-    """Training pairs for the attentional generators: real images at every stage's size (in
-    [-1, 1]) and tokenised captions (all CAPTIONS_PER_IMAGE per image; one drawn per step).
-
-    ``x01`` (N, 3, 64, 64) in [0, 1]; ``captions`` N lists of strings; ``class_ids`` (N,)
-    ids shared by images of identical scenes (the DAMSM losses' class mask) or None;
-    ``twin_captions`` N lists of captions of each scene's shape twin (batches then carry
-    ``twin_ids`` / ``twin_lens``, padded like ``ids``) or None.
-    """
-
-    def __init__(self, x01: torch.Tensor, captions: Sequence[Sequence[str]], vocab: Any, max_words: int,
-                 sizes: Sequence[int], class_ids: torch.Tensor | None = None,
-                 twin_captions: Sequence[Sequence[str]] | None = None) -> None:
-        self.reals = {}
-        for s in sorted(set(sizes)):
-            x = x01 if x01.shape[-1] == s else F.interpolate(
-                x01, size=(s, s), mode="bilinear", align_corners=False, antialias=s < x01.shape[-1])
-            self.reals[s] = (x.clamp(0, 1) * 2 - 1).contiguous()
-        self.sizes = list(sizes)
-        k = len(captions[0])
-        flat = [c for caps in captions for c in caps]
-        ids, lens = vocab.encode_batch(flat, max_words=max_words, pad_to=max_words)
-        self.ids, self.lens = ids.view(len(captions), k, -1), lens.view(len(captions), k)
-        self.twin_ids = self.twin_lens = None
-        if twin_captions is not None:
-            flat = [c for caps in twin_captions for c in caps[:k]]
-            ids, lens = vocab.encode_batch(flat, max_words=max_words, pad_to=max_words)
-            self.twin_ids, self.twin_lens = ids.view(len(captions), k, -1), lens.view(len(captions), k)
-        self.class_ids = class_ids
-        self.n = len(captions)
-
-    def batch(self, idx: torch.Tensor, gen: torch.Generator) -> dict[str, Any]:
-        pick = torch.randint(0, self.ids.shape[1], (len(idx),), generator=gen)
-        lens = self.lens[idx, pick]
-        out = {"reals": [self.reals[s][idx] for s in self.sizes], "lens": lens,
-               "class_ids": None if self.class_ids is None else self.class_ids[idx], "index": idx}
-        width = int(lens.max())
-        if self.twin_ids is not None:
-            out["twin_lens"] = self.twin_lens[idx, pick]
-            width = max(width, int(out["twin_lens"].max()))
-            out["twin_ids"] = self.twin_ids[idx, pick][:, :width]
-        out["ids"] = self.ids[idx, pick][:, :width]
-        return out
-
-
-def scene_class_ids(labels: torch.Tensor) -> torch.Tensor:
-    """One id per distinct attribute row (images of the same scene description)."""
-    return torch.unique(labels, dim=0, return_inverse=True)[1]
-
-
 @torch.no_grad()
 def recalibrate_batchnorm(model: AttentionalT2I, data: ShapesBatches, *, batches: int = 20,
                           batch_size: int = 64, seed: int = 0) -> None:
@@ -190,16 +82,6 @@ def with_twin_negatives(hp: dict[str, Any], asked: str | None, choices: dict[str
     if asked not in choices:
         raise ValueError(f"twin_negatives must be one of {', '.join(choices)}, not {asked!r}")
     return {**hp, "twin_negatives": asked}
-
-
-def evaluators(evaluate: Any, *, by_default: bool, keep_best: bool) -> tuple[Any, Any]:
-    """(evaluator run during training, evaluator of the final report): ``evaluate`` for both when
-    given; otherwise caption accuracy on test captions when ``by_default`` (the small configs),
-    checks on training captions when ``keep_best`` selects snapshots by them."""
-    if evaluate is not None:
-        return evaluate, evaluate
-    final = caption_accuracy_evaluator() if by_default or keep_best else None
-    return (caption_accuracy_evaluator(split="train") if keep_best else final), final
 
 
 def device_note(device: str | torch.device) -> str:
