@@ -369,3 +369,29 @@ def test_snapshot_checks_use_training_captions_and_the_report_test_captions():
     assert evaluators(None, by_default=False, keep_best=False) == (None, None)
     stub = lambda model: {}  # noqa: E731
     assert evaluators(stub, by_default=True, keep_best=True) == (stub, stub)
+
+
+def test_damsm_term_with_twins_only_changes_the_image_to_text_halves():
+    from plugins.attngan.train import damsm_loss_term
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny").eval()
+    model = AttnGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
+    model.use_text_encoder(damsm)
+    text = model.encode_prompts(["a red circle", "a blue square above a green star", "a big pink cross"])
+    images = torch.rand(3, 3, 64, 64) * 2 - 1
+    out = type("Out", (), {"images": [images]})()
+    batch = {"class_ids": None}
+    plain = damsm_loss_term(damsm, 1.0)(model, out, batch, text)[1]
+    same = damsm_loss_term(damsm, 1.0, twins=True)(model, out, {**batch, "twin_text": text}, text)[1]
+    ignored = damsm_loss_term(damsm, 1.0)(model, out, {**batch, "twin_text": text}, text)[1]
+    assert ignored == plain  # twins off: the batch's twin captions are not read
+    # a twin identical to the caption scores the same, so each image's caption loses probability
+    assert same["w_loss"] > plain["w_loss"] and same["s_loss"] > plain["s_loss"]
+    regions, code = damsm.image_encoder(images)
+    from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores
+
+    s0, s1 = sent_loss(code, text.sentence)
+    t0, t1 = losses_with_twins(sentence_scores(code, torch.cat([text.sentence, text.sentence])) * GAMMA3)
+    assert torch.allclose(t1, s1) and t0 > s0  # the text -> image half is the plain one

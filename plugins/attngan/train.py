@@ -19,8 +19,7 @@ import torch
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
                                          train_with_recipe, training_report, with_twin_negatives)
-from zoo_core.blocks.damsm import (GAMMA3, image_to_text_with_negatives, sent_loss, sentence_scores, word_scores,
-                                   words_loss)
+from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores, word_scores, words_loss
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import AttnGAN
@@ -42,17 +41,14 @@ def damsm_loss_term(damsm: Any, lam: float, twins: bool = False) -> Callable:
     def extra(model: Any, out: Any, batch: dict[str, Any], text: Any):
         regions, code = damsm.image_encoder(out.images[-1])
         cls = batch["class_ids"]
-        w0, w1, _ = words_loss(regions, text.words, text.lengths, cls)
-        s0, s1 = sent_loss(code, text.sentence, cls)
         twin = batch.get("twin_text") if twins else None
-        if twin is not None:
-            n = code.size(0)
-            words = word_scores(regions, torch.cat([text.words, twin.words]),
-                                torch.cat([text.lengths, twin.lengths])) * GAMMA3
-            own = torch.arange(n, device=code.device)
-            w0 = image_to_text_with_negatives(words[:, :n], words[own, n + own][:, None], cls)
-            sents = sentence_scores(code, torch.cat([text.sentence, twin.sentence])) * GAMMA3
-            s0 = image_to_text_with_negatives(sents[:, :n], sents[own, n + own][:, None], cls)
+        if twin is None:
+            w0, w1, _ = words_loss(regions, text.words, text.lengths, cls)
+            s0, s1 = sent_loss(code, text.sentence, cls)
+        else:
+            words = word_scores(regions, torch.cat([text.words, twin.words]), torch.cat([text.lengths, twin.lengths]))
+            w0, w1 = losses_with_twins(words * GAMMA3, cls)
+            s0, s1 = losses_with_twins(sentence_scores(code, torch.cat([text.sentence, twin.sentence])) * GAMMA3, cls)
         w, s = w0 + w1, s0 + s1
         return lam * (w + s), {"w_loss": float(w.detach()), "s_loss": float(s.detach())}
 

@@ -108,6 +108,17 @@ def image_to_text_with_negatives(scores: torch.Tensor, negatives: torch.Tensor,
     return F.cross_entropy(torch.cat([scores, negatives], dim=1), torch.arange(n, device=scores.device))
 
 
+def losses_with_twins(scores: torch.Tensor, class_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss0, loss1) of a DAMSM loss whose gamma3-scaled ``scores`` (n, 2n) hold each image's
+    scores against the batch's n captions, then against their n twins (captions of the same
+    scenes with one shape changed): loss0 also ranks each image's caption above its own twin;
+    loss1 (text -> image) is the plain one."""
+    n = scores.size(0)
+    own = torch.arange(n, device=scores.device)
+    loss0 = image_to_text_with_negatives(scores[:, :n], scores[own, n + own][:, None], class_ids)
+    return loss0, _two_way_ce(scores[:, :n], class_ids)[1]
+
+
 def sentence_scores(cnn_code: torch.Tensor, rnn_code: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Cosine similarity of every image code with every sentence feature: (n_images, n_captions)."""
     norms = cnn_code.norm(2, dim=1, keepdim=True) * rnn_code.norm(2, dim=1, keepdim=True).t()
