@@ -32,8 +32,7 @@ def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool 
                 raise ValueError("twin negatives need data = (x01, captions, labels, twin captions)")
             twin_captions = rest[1]
     class_ids = scene_class_ids(labels) if labels is not None else None
-    return ShapesBatches(x01, captions, model.vocab, model.max_words, model.sizes, class_ids,
-                         twin_captions if twins else None)
+    return ShapesBatches(x01, captions, model.vocab, model.max_words, model.sizes, class_ids, twin_captions)
 
 
 def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = None,

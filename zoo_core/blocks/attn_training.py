@@ -287,7 +287,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
 def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: Any, hp: dict[str, Any], *,
                       steps: int | None, minutes: float | None, seed: int, evaluate: Any,
                       eval_every: int | None, log: Callable[[str], None] | None,
-                      disc_state: str | None = None, final_evaluate: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                      disc_state: str | None = None,
+                      final_evaluate: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """``train_attentional`` with a recipe's batch size, learning rates, KL weight and averaging;
     returns (run, final metrics of ``final_evaluate`` (default ``evaluate``), with the prompts
     it used named)."""
