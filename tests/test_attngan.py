@@ -395,3 +395,29 @@ def test_damsm_term_with_twins_only_changes_the_image_to_text_halves():
     s0, s1 = sent_loss(code, text.sentence)
     t0, t1 = losses_with_twins(sentence_scores(code, torch.cat([text.sentence, text.sentence])) * GAMMA3)
     assert torch.allclose(t1, s1) and t0 > s0  # the text -> image half is the plain one
+
+
+def test_recipe_values_from_the_command_line_reach_the_objective():
+    from plugins.attngan.config import TRAINING
+    from plugins.attngan.train import train
+    from zoo_core.blocks.attn_training import recipe_with
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes
+
+    hp = recipe_with(TRAINING, 32, damsm_lambda=50, lr_d=None)
+    assert (hp["batch_size"], hp["damsm_lambda"], hp["lr_d"]) == (32, 50.0, TRAINING["lr_d"])
+    with pytest.raises(ValueError, match="this recipe has no lr_x; it has"):
+        recipe_with(TRAINING, None, lr_x=1e-4)
+    for bad in (0, -1, "high", True):
+        with pytest.raises(ValueError, match="damsm_lambda must be a positive number"):
+            recipe_with(TRAINING, None, damsm_lambda=bad)
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    _, five = train("tiny", steps=1, data=data, damsm=damsm, log=None)
+    _, fifty = train("tiny", steps=1, data=data, damsm=damsm, damsm_lambda=50, log=None)
+    assert "+ 50 x DAMSM" in fifty["recipe"]["objective"] and "+ 5 x DAMSM" in five["recipe"]["objective"]
+    g5, g50 = five["history"][0], fifty["history"][0]
+    damsm5 = 5 * (g5["w_loss"] + g5["s_loss"])
+    assert g50["loss_g"] - g5["loss_g"] == pytest.approx(10 * damsm5 - damsm5, rel=1e-3)

@@ -60,7 +60,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           data: Any = None, damsm: Any = None, evaluate: Any = None, eval_every: int | None = None,
           threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           disc_state: str | None = None, init_from: str | None = None, twin_negatives: str | None = None,
-          keep_best: bool = False,
+          keep_best: bool = False, damsm_lambda: float | None = None, lr_d: float | None = None,
           log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
@@ -75,10 +75,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     discriminators' mismatched pairs, "d+damsm" for those and the generator's DAMSM term.
     ``keep_best`` ends with the averaged weights of the check (every 300 steps unless
     ``eval_every``) scoring best on 500 training captions, instead of the last ones.
+    ``damsm_lambda`` (the paper: 5 on CUB, 50 on COCO) and ``lr_d`` replace the recipe's.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    hp = recipe_with(hp, batch_size)
+    hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_d=lr_d)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,

@@ -66,9 +66,17 @@ def setup_attentional(cls: type, cfg: dict[str, Any], *, damsm: Any, seed: int,
     return model.to(device), damsm.to(device)
 
 
-def recipe_with(hp: dict[str, Any], batch_size: int | None) -> dict[str, Any]:
-    """The recipe with a batch size asked for on the command line (a GPU run takes larger ones)."""
-    return hp if batch_size is None else {**hp, "batch_size": int(batch_size)}
+def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float | None) -> dict[str, Any]:
+    """The recipe with a batch size (a GPU run takes larger ones) and any other recipe values
+    (``damsm_lambda=50``, ``lr_d=1e-4``) asked for on the command line; None leaves one as is."""
+    asked = {"batch_size": batch_size, **overrides}
+    unknown = sorted(k for k in asked if k not in hp)
+    if unknown:
+        raise ValueError(f"this recipe has no {', '.join(unknown)}; it has {', '.join(sorted(hp))}")
+    for key, value in asked.items():
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
+            raise ValueError(f"{key} must be a positive number, not {value!r}")
+    return {**hp, **{k: (int(v) if k == "batch_size" else float(v)) for k, v in asked.items() if v is not None}}
 
 
 TWIN_NEGATIVES_D = "shape-twin captions as extra mismatched pairs for every discriminator"
