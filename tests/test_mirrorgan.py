@@ -119,6 +119,11 @@ def test_one_training_step_uses_the_frozen_stream():
     te = {k: v for k, v in model.state_dict().items() if k.startswith("text_encoder.")}
     assert all(torch.equal(v, damsm.state_dict()[k]) for k, v in te.items())
     assert report["recipe"]["hard_negatives"] is None
+    _, heavier = train("tiny", steps=1, data=(x, caps, labels), damsm=damsm, stream=stream, caption_lambda=30,
+                       log=None)
+    assert "+ 30 x STREAM" in heavier["recipe"]["objective"]
+    g10, g30 = report["history"][0], heavier["history"][0]  # same seed: only the caption term's weight differs
+    assert g30["loss_g"] - g10["loss_g"] == pytest.approx(20 * g10["cap_loss"], rel=1e-3)
 
     from zoo_core.data.shapes import shape_twins
 
