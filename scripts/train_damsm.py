@@ -3,7 +3,7 @@
 
     python scripts/train_damsm.py [--out runs] [--only damsm|classifier|refine] [--damsm-steps 900]
         [--classifier-epochs 6] [--damsm-trunk classifier|scratch] [--seed 0]
-        [--damsm-from damsm.shapes] [--refine-steps 600]
+        [--damsm-from damsm.shapes] [--refine-steps 600]   (--only refine-text: see 3.)
 
 1. The attribute classifier (one head per attribute of zoo_core.data.shapes.ATTRIBUTES),
    cross-entropy summed over heads, AdamW one-cycle; test accuracy per attribute. Its feature
@@ -22,7 +22,8 @@
 
 3. ``--only refine``: the image encoder's heads retrained against the frozen text encoder on
    batches of scenes and their shape twins (see ``refine_image_encoder``). Saved to
-   OUT/damsm-shapes-twins.
+   OUT/damsm-shapes-twins. ``--only refine-text``: the text encoder as well, on scenes with
+   their shape and colour twins. Saved to OUT/damsm-shapes-text-twins.
 
 Each folder holds config.json, model.safetensors and training.json (the report). Both run on
 one CPU thread.
@@ -177,7 +178,7 @@ def train_damsm(*, steps: int, seed: int = 0, trunk: Any = None,
     return model, report
 
 
-def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0,
+def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0, text_too: bool = False, n: int | None = None,
                          log: Callable[[str], None] = print) -> tuple[Any, dict[str, Any]]:
     """Retrain the DAMSM image encoder's heads (everything above the frozen trunk) against the
     frozen text encoder, on batches of scenes and their shape twins (zoo_core.data.shapes.
@@ -186,6 +187,12 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0,
     Random batches let the encoders match captions by colour, layout and background alone, so
     the first DAMSM's codes barely carry shape (scripts/probe_damsm.py). The text encoder stays
     as it is: every text-to-image model holds a copy of it, so they all stay valid.
+
+    ``text_too``: the text encoder trains as well (RNN gradient clipped at 0.25), and each batch
+    holds every scene with its shape twin and its colour twin, so that the sentence code, which
+    the first stage of every generator reads, has to carry each object's shape and colour. A
+    generator then needs training against these encoders (``-K damsm=FOLDER``). ``n`` limits the
+    scenes used (default: the whole train split).
     """
     from zoo_core.blocks.damsm import damsm_loss
     from zoo_core.data import shapes
@@ -196,34 +203,40 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0,
     enc = damsm.image_encoder
     heads = [enc.global_features, enc.emb_features, enc.emb_cnn_code]
     damsm.requires_grad_(False)
-    for h in heads:
+    trained = heads + ([damsm.text_encoder] if text_too else [])
+    for h in trained:
         h.requires_grad_(True)
-    train, twins = shapes.generate("train"), shapes.shape_twins("train")
-    x = torch.cat([train.images, twins.images]).float() / 127.5 - 1
-    ids, lens = tokenized_captions(train.captions + twins.captions, damsm.vocab, damsm.max_words)
-    classes = scene_ids(torch.cat([train.labels, twins.labels]))
+    kinds = ("shape", "colour") if text_too else ("shape",)
+    train, twins = shapes.generate("train", n), [shapes.shape_twins("train", n, change=k) for k in kinds]
+    x = torch.cat([train.images] + [t.images for t in twins]).float() / 127.5 - 1
+    ids, lens = tokenized_captions(train.captions + [c for t in twins for c in t.captions], damsm.vocab,
+                                   damsm.max_words)
+    classes = scene_ids(torch.cat([train.labels] + [t.labels for t in twins]))
     n = len(train.captions)
-    params = [p for h in heads for p in h.parameters()]
+    params = [p for h in trained for p in h.parameters()]
     opt = torch.optim.Adam(params, lr=r["lr"], betas=r["betas"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=r["lr"] / 10)
     damsm.eval()
-    for h in heads:
+    for h in trained:
         h.train()
     meter = LossMeter("refine", log)
-    half = r["batch_size"] // 2
+    part = r["batch_size"] // (1 + len(kinds))
     for step in range(1, steps + 1):
-        base = torch.randperm(n, generator=gen)[:half]
-        idx = torch.cat([base, base + n])  # every scene with its twin
+        base = torch.randperm(n, generator=gen)[:part]
+        idx = torch.cat([base + j * n for j in range(1 + len(kinds))])  # every scene with its twins
         pick = torch.randint(0, ids.size(1), (len(idx),), generator=gen)
         cap, cap_len = ids[idx, pick], lens[idx, pick]
-        with torch.no_grad():
+        with torch.set_grad_enabled(text_too):
             words, sentence = damsm.encode_ids(cap, cap_len)
+        with torch.no_grad():
             trunk = enc.features(x[idx])
         regions = enc.emb_features(trunk)
         code = enc.emb_cnn_code(enc.global_features(trunk).flatten(1))
         parts = damsm_loss(regions, code, words, sentence, cap_len, class_ids=classes[idx])
         opt.zero_grad(set_to_none=True)
         parts["loss"].backward()
+        if text_too:
+            torch.nn.utils.clip_grad_norm_(damsm.text_encoder.parameters(), DAMSM_RECIPE["rnn_grad_clip"])
         opt.step()
         sched.step()
         meter.update(step, steps, parts)
@@ -236,11 +249,14 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0,
         "family": "damsm",
         "config": damsm.config,
         "recipe": {"data": f"shapes v{shapes.SHAPES_VERSION} train split ({n} images x {ids.size(1)} captions) "
-                           "and one shape twin of each (same scene, one object's shape changed, recaptioned)",
+                           f"and one {' and one '.join(kinds)} twin of each (same scene, one object's "
+                           f"{' or '.join(kinds)} changed, recaptioned)",
                    "objective": "DAMSM word + sentence losses (gamma1 4, gamma2 5, gamma3 10), identical scenes masked; "
                                 "each batch holds scenes and their twins",
-                   "trained": "image encoder heads (global_features, emb_features, emb_cnn_code); the trunk (the "
-                              "attribute classifier's body) and the text encoder frozen, as first trained",
+                   "trained": ("text encoder and image encoder heads; the trunk (the attribute classifier's "
+                               "body) frozen" if text_too else
+                               "image encoder heads (global_features, emb_features, emb_cnn_code); the trunk (the "
+                               "attribute classifier's body) and the text encoder frozen, as first trained"),
                    "optimizer": f"Adam lr {r['lr']} (cosine to {r['lr'] / 10}), betas {r['betas']}",
                    "batch_size": r["batch_size"], "steps": steps, "seed": seed,
                    "device": f"cpu, {torch.get_num_threads()} thread(s)"},
@@ -331,8 +347,9 @@ def save(model, report: dict[str, Any], out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "runs")
-    parser.add_argument("--only", choices=("damsm", "classifier", "refine"), default=None,
-                        help="one step; refine: retrain the image heads of --damsm-from with shape twins")
+    parser.add_argument("--only", choices=("damsm", "classifier", "refine", "refine-text"), default=None,
+                        help="one step; refine: retrain the image heads of --damsm-from with shape twins; "
+                             "refine-text: its text encoder and image heads with shape and colour twins")
     parser.add_argument("--damsm-from", default="damsm.shapes", help="the DAMSM that --only refine starts from")
     parser.add_argument("--refine-steps", type=int, default=REFINE_RECIPE["steps"])
     parser.add_argument("--damsm-steps", type=int, default=DAMSM_RECIPE["steps"])
@@ -359,11 +376,13 @@ def main(argv: list[str] | None = None) -> int:
             classifier = ShapesAttributeClassifier.from_pretrained(str(args.out / "shapes-classifier"))
         trunk = classifier if args.damsm_trunk == "classifier" else None
         save(*train_damsm(steps=args.damsm_steps, seed=args.seed, trunk=trunk), args.out / "damsm-shapes")
-    if args.only == "refine":
+    if args.only in ("refine", "refine-text"):
         from zoo_core.blocks.t2i_training import load_damsm
 
+        text_too = args.only == "refine-text"
         damsm = load_damsm(args.damsm_from)
-        save(*refine_image_encoder(damsm, steps=args.refine_steps, seed=args.seed), args.out / "damsm-shapes-twins")
+        out = args.out / ("damsm-shapes-text-twins" if text_too else "damsm-shapes-twins")
+        save(*refine_image_encoder(damsm, steps=args.refine_steps, seed=args.seed, text_too=text_too), out)
     return 0
 
 

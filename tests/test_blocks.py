@@ -362,3 +362,31 @@ def test_attentional_discriminator_loss_with_twin_captions():
         r, f = _bce(netD.UNCOND_DNET(rf), 1.0), _bce(netD.UNCOND_DNET(ff), 0.0)
     assert torch.allclose(plain, (r + cr) / 2 + (f + cf + cw) / 3, atol=1e-6)
     assert torch.allclose(loss, (r + cr) / 2 + (f + cf + (cw + ct) / 2) / 3, atol=1e-6)
+
+
+def test_damsm_refinement_trains_the_text_encoder_only_when_asked():
+    import sys
+    from pathlib import Path
+
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_damsm import refine_image_encoder
+
+    def run(text_too):
+        torch.manual_seed(0)
+        damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+        before = {k: v.clone() for k, v in damsm.state_dict().items()}
+        damsm, report = refine_image_encoder(damsm, steps=2, n=16, text_too=text_too, log=lambda _: None)
+        moved = {k.split(".")[0] + "." + k.split(".")[1] for k, v in damsm.state_dict().items()
+                 if v.dtype.is_floating_point and not torch.equal(v, before[k])}
+        return moved, report
+
+    heads_only, report = run(False)
+    assert heads_only and all(k.startswith("image_encoder.") and not k.startswith("image_encoder.features")
+                              for k in heads_only)
+    assert "shape twin" in report["recipe"]["data"] and "colour" not in report["recipe"]["data"]
+    both, report = run(True)
+    assert any(k.startswith("text_encoder.") for k in both)
+    assert not any(k.startswith("image_encoder.features") for k in both)  # the trunk stays frozen
+    assert "one shape and one colour twin" in report["recipe"]["data"]

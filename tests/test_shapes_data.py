@@ -137,3 +137,16 @@ def test_shape_twins_change_one_shape_and_nothing_else():
     same = (base.images.int() - twins.images.int()).abs().amax(1) <= 20
     assert same.float().mean() > 0.85 and not same.all()
     assert torch.equal(S.shape_twins("train", N).images, twins.images)  # deterministic
+
+
+def test_colour_twins_change_one_colour_and_nothing_else():
+    base, twins = S.generate("train", N), S.shape_twins("train", N, change="colour")
+    changed = base.labels != twins.labels
+    assert (changed.sum(1) == 1).all()
+    cols = list(S.ATTRIBUTES)
+    assert {cols[j] for j in changed.nonzero()[:, 1].tolist()} <= {"colour0", "colour1"}
+    for caps, attrs in zip(twins.captions, twins.attributes):
+        assert all(S.is_true_of(c, attrs) for c in caps)
+    assert not torch.equal(twins.images, S.shape_twins("train", N).images)
+    with pytest.raises(ValueError, match="change must be 'shape' or 'colour'"):
+        S.shape_twins("train", 2, change="size")

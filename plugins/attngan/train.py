@@ -86,6 +86,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                                      device=device)
     if init_from is not None:
         model.load_state_dict(AttnGAN.from_pretrained(str(init_from)).state_dict())
+        model.use_text_encoder(damsm)  # the generator reads the text encoder of the DAMSM it trains against
         if log:
             log(f"generator initialised from {init_from}")
     batches = shapes_data(model, data, twins=twins != "none")

@@ -107,6 +107,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         else:
             model.load_attngan(state)
             what = "AttnGAN"
+        model.use_text_encoder(damsm)  # the generator reads the text encoder of the DAMSM it trains against
         started_from = str(init_from)
         if log:
             log(f"generator initialised from the {what} in {init_from}")

@@ -315,27 +315,32 @@ def generate(split: str = "train", n: int | None = None, seed: int = 0) -> Shape
     return ShapesData(torch.from_numpy(images), captions, attributes, torch.from_numpy(labels))
 
 
-def shape_twins(split: str = "train", n: int | None = None, seed: int = 0) -> ShapesData:
+def shape_twins(split: str = "train", n: int | None = None, seed: int = 0, change: str = "shape") -> ShapesData:
     """For each of the first n scenes of a split, its twin: the same scene (positions, sizes,
-    colours, background) with one object's shape changed, newly captioned.
+    colours, background) with one object's shape changed (``change="colour"``: its colour
+    instead), newly captioned.
 
     Hard negatives for contrastive encoders: a batch of scenes and their twins can only be told
-    apart by shape, which random batches almost never demand. Deterministic (own seed stream,
-    never the split's).
+    apart by that attribute, which random batches almost never demand. Deterministic (own seed
+    stream, never the split's; shape and colour twins draw from different streams).
     """
     import torch
 
+    if change not in ("shape", "colour"):
+        raise ValueError(f"change must be 'shape' or 'colour', not {change!r}")
+    values = SHAPES if change == "shape" else tuple(COLOURS)
     base = generate(split, n)
     images = np.empty_like(base.images.numpy())
     captions, attributes = [], []
     for i in range(len(base.captions)):
         _, geometry = sample_scene(_rng(split, seed, i))
-        rng = np.random.default_rng([0x7715, ("train", "test").index(split), seed, i])
+        stream = [0x7715] if change == "shape" else [0x7716]
+        rng = np.random.default_rng(stream + [("train", "test").index(split), seed, i])
         attrs = dict(base.attributes[i])
         k = int(rng.integers(len(geometry)))
         other = [(attrs[f"shape{1 - k}"], attrs[f"colour{1 - k}"])] if len(geometry) == 2 else []
-        choices = [sh for sh in SHAPES if sh != attrs[f"shape{k}"] and (sh, attrs[f"colour{k}"]) not in other]
-        attrs[f"shape{k}"] = _pick(rng, choices)
+        pair = (lambda v: (v, attrs[f"colour{k}"])) if change == "shape" else (lambda v: (attrs[f"shape{k}"], v))
+        attrs[f"{change}{k}"] = _pick(rng, [v for v in values if v != attrs[f"{change}{k}"] and pair(v) not in other])
         images[i] = render(attrs, geometry, rng)
         captions.append(captions_for(attrs, rng))
         attributes.append(attrs)
