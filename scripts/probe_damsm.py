@@ -9,9 +9,10 @@ shape, colour and size of each object, background) on (a) the DAMSM image code o
 (b) the DAMSM sentence code of their first caption, and reports accuracy on test images next to
 the chance rate (the most common value). An attribute the image code cannot predict is one
 R-precision is blind to; caption accuracy (the attribute classifier) still scores it.
-Also reported, on test scenes and their shape twins (the same scene with one shape changed):
-how often an image's code is closer to its own caption than to its twin's, and a caption's
-code closer to its own image than to the twin image (chance 0.5).
+Also reported, on test scenes and their twins (the same scene with one shape changed, one
+colour changed, or the two objects of a pair exchanged): how often an image's code is closer
+to its own caption than to its twin's, and a caption's code closer to its own image than to the
+twin image (chance 0.5).
 """
 from __future__ import annotations
 
@@ -82,16 +83,18 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"attribute": name, "chance": round(chance, 3),
                      "image_code": round(probe(img_tr, y_tr[:, j], img_te, y_te[:, j]), 3),
                      "sentence_code": round(probe(sen_tr, y_tr[:, j], sen_te, y_te[:, j]), 3)})
-    twins = twin_accuracy(damsm, test, shape_twins("test", n=args.test))
+    twins = {kind: twin_accuracy(damsm, test, shape_twins("test", n=args.test, change=kind))
+             for kind in ("shape", "colour", "swap")}
     if args.json:
         print(json.dumps({"damsm": args.damsm, "train": args.train, "test": args.test, "probes": rows,
-                          "shape_twins": twins}, indent=2))
+                          "twins": twins}, indent=2))
         return 0
     print(f"linear probes on {args.damsm} codes ({args.train} train / {args.test} test images)")
     print(f"{'attribute':<12}{'chance':>8}{'image':>8}{'sentence':>10}")
     for r in rows:
         print(f"{r['attribute']:<12}{r['chance']:>8.3f}{r['image_code']:>8.3f}{r['sentence_code']:>10.3f}")
-    print("shape twins (chance 0.5): " + ", ".join(f"{k} {v:.3f}" for k, v in twins.items()))
+    for kind, acc in twins.items():
+        print(f"{kind} twins (chance 0.5): " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
     return 0
 
 

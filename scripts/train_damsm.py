@@ -23,7 +23,7 @@
 3. ``--only refine``: the image encoder's heads retrained against the frozen text encoder on
    batches of scenes and their shape twins (see ``refine_image_encoder``). Saved to
    OUT/damsm-shapes-twins. ``--only refine-text``: the text encoder as well, on scenes with
-   their shape and colour twins. Saved to OUT/damsm-shapes-text-twins.
+   their shape, colour and swap twins. Saved to OUT/damsm-shapes-text-twins.
 
 Each folder holds config.json, model.safetensors and training.json (the report). Both run on
 one CPU thread.
@@ -46,6 +46,9 @@ import torch.nn.functional as F  # noqa: E402
 
 DAMSM_RECIPE = {"steps": 900, "batch_size": 32, "lr": 2e-3, "betas": (0.5, 0.999), "rnn_grad_clip": 0.25}
 REFINE_RECIPE = {"steps": 600, "batch_size": 64, "lr": 1e-3, "betas": (0.5, 0.999)}
+TWIN_KINDS = {"shape": "one object's shape changed", "colour": "one object's colour changed",
+              "swap": "the two objects of a pair exchanged, a single one's colour changed"}
+TEXT_REFINE_BATCH = 96  # 24 scenes, each with its shape, colour and swap twins
 CLASSIFIER_RECIPE = {"epochs": 6, "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "warmup": 0.15}
 
 
@@ -189,8 +192,10 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0, text_too: boo
     as it is: every text-to-image model holds a copy of it, so they all stay valid.
 
     ``text_too``: the text encoder trains as well (RNN gradient clipped at 0.25), and each batch
-    holds every scene with its shape twin and its colour twin, so that the sentence code, which
-    the first stage of every generator reads, has to carry each object's shape and colour. A
+    holds every scene with its shape, colour and swap twins, so that the sentence code, which
+    the first stage of every generator reads, has to carry each object's shape and colour and
+    which object the relation puts first (generators swap the two objects of a pair about as
+    often as not when it does not). A
     generator then needs training against these encoders (``-K damsm=FOLDER``). ``n`` limits the
     scenes used (default: the whole train split).
     """
@@ -206,7 +211,7 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0, text_too: boo
     trained = heads + ([damsm.text_encoder] if text_too else [])
     for h in trained:
         h.requires_grad_(True)
-    kinds = ("shape", "colour") if text_too else ("shape",)
+    kinds = ("shape", "colour", "swap") if text_too else ("shape",)
     train, twins = shapes.generate("train", n), [shapes.shape_twins("train", n, change=k) for k in kinds]
     x = torch.cat([train.images] + [t.images for t in twins]).float() / 127.5 - 1
     ids, lens = tokenized_captions(train.captions + [c for t in twins for c in t.captions], damsm.vocab,
@@ -220,7 +225,8 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0, text_too: boo
     for h in trained:
         h.train()
     meter = LossMeter("refine", log)
-    part = r["batch_size"] // (1 + len(kinds))
+    batch_size = TEXT_REFINE_BATCH if text_too else r["batch_size"]
+    part = batch_size // (1 + len(kinds))
     for step in range(1, steps + 1):
         base = torch.randperm(n, generator=gen)[:part]
         idx = torch.cat([base + j * n for j in range(1 + len(kinds))])  # every scene with its twins
@@ -249,8 +255,8 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0, text_too: boo
         "family": "damsm",
         "config": damsm.config,
         "recipe": {"data": f"shapes v{shapes.SHAPES_VERSION} train split ({n} images x {ids.size(1)} captions) "
-                           f"and one {' and one '.join(kinds)} twin of each (same scene, one object's "
-                           f"{' or '.join(kinds)} changed, recaptioned)",
+                           f"and its {', '.join(kinds)} twins (same scene, recaptioned: "
+                           + "; ".join(TWIN_KINDS[k] for k in kinds) + ")",
                    "objective": "DAMSM word + sentence losses (gamma1 4, gamma2 5, gamma3 10), identical scenes masked; "
                                 "each batch holds scenes and their twins",
                    "trained": ("text encoder and image encoder heads; the trunk (the attribute classifier's "
@@ -258,7 +264,7 @@ def refine_image_encoder(damsm: Any, *, steps: int, seed: int = 0, text_too: boo
                                "image encoder heads (global_features, emb_features, emb_cnn_code); the trunk (the "
                                "attribute classifier's body) and the text encoder frozen, as first trained"),
                    "optimizer": f"Adam lr {r['lr']} (cosine to {r['lr'] / 10}), betas {r['betas']}",
-                   "batch_size": r["batch_size"], "steps": steps, "seed": seed,
+                   "batch_size": batch_size, "steps": steps, "seed": seed,
                    "device": f"cpu, {torch.get_num_threads()} thread(s)"},
         "wall_time_s": round(wall, 1),
         "history": meter.history,
@@ -349,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs")
     parser.add_argument("--only", choices=("damsm", "classifier", "refine", "refine-text"), default=None,
                         help="one step; refine: retrain the image heads of --damsm-from with shape twins; "
-                             "refine-text: its text encoder and image heads with shape and colour twins")
+                             "refine-text: its text encoder and image heads with shape, colour and swap twins")
     parser.add_argument("--damsm-from", default="damsm.shapes", help="the DAMSM that --only refine starts from")
     parser.add_argument("--refine-steps", type=int, default=REFINE_RECIPE["steps"])
     parser.add_argument("--damsm-steps", type=int, default=DAMSM_RECIPE["steps"])

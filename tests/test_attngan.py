@@ -421,3 +421,30 @@ def test_recipe_values_from_the_command_line_reach_the_objective():
     g5, g50 = five["history"][0], fifty["history"][0]
     damsm5 = 5 * (g5["w_loss"] + g5["s_loss"])
     assert g50["loss_g"] - g5["loss_g"] == pytest.approx(10 * damsm5 - damsm5, rel=1e-3)
+
+
+def test_twin_kinds_mix_caption_slots_and_are_checked():
+    from plugins.attngan.train import train
+    from zoo_core.blocks.attn_shapes import shapes_data, twin_kinds
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes, shape_twins
+
+    assert twin_kinds(None) == ("shape",) and twin_kinds("shape, swap") == ("shape", "swap")
+    for bad in ("size", "shape,shape", ""):
+        with pytest.raises(ValueError, match="twin_kinds takes distinct kinds among shape, colour, swap"):
+            twin_kinds(bad)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    model = AttnGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
+    data = shapes_data(model, n=8, twins=True, kinds=("shape", "swap"))
+    shape, swap = (shape_twins("train", 8, change=k).captions for k in ("shape", "swap"))
+    for i in range(8):
+        for j in range(5):  # even caption slots from the shape twin, odd ones from the swap twin
+            want = (shape if j % 2 == 0 else swap)[i][j]
+            assert damsm.vocab.decode(data.twin_ids[i, j].tolist()) == want
+
+    x, caps, labels = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    with pytest.raises(ValueError, match="twin_kinds needs twin_negatives"):
+        train("tiny", steps=1, data=(x, caps, labels), damsm=damsm, twin_kinds="swap", log=None)
+    _, report = train("tiny", steps=1, data=(x, caps, labels, swap), damsm=damsm, twin_negatives="d",
+                      twin_kinds="swap", log=None)
+    assert report["recipe"]["hard_negatives"].endswith("twins: swap")

@@ -385,8 +385,8 @@ def test_damsm_refinement_trains_the_text_encoder_only_when_asked():
     heads_only, report = run(False)
     assert heads_only and all(k.startswith("image_encoder.") and not k.startswith("image_encoder.features")
                               for k in heads_only)
-    assert "shape twin" in report["recipe"]["data"] and "colour" not in report["recipe"]["data"]
+    assert "shape twins" in report["recipe"]["data"] and "colour" not in report["recipe"]["data"]
     both, report = run(True)
     assert any(k.startswith("text_encoder.") for k in both)
     assert not any(k.startswith("image_encoder.features") for k in both)  # the trunk stays frozen
-    assert "one shape and one colour twin" in report["recipe"]["data"]
+    assert "shape, colour, swap twins" in report["recipe"]["data"] and "pair exchanged" in report["recipe"]["data"]

@@ -148,5 +148,19 @@ def test_colour_twins_change_one_colour_and_nothing_else():
     for caps, attrs in zip(twins.captions, twins.attributes):
         assert all(S.is_true_of(c, attrs) for c in caps)
     assert not torch.equal(twins.images, S.shape_twins("train", N).images)
-    with pytest.raises(ValueError, match="change must be 'shape' or 'colour'"):
+    with pytest.raises(ValueError, match="change must be 'shape', 'colour' or 'swap'"):
         S.shape_twins("train", 2, change="size")
+
+
+def test_swap_twins_exchange_the_two_objects_of_a_pair():
+    base, twins = S.generate("train", N), S.shape_twins("train", N, change="swap")
+    pairs = [i for i, a in enumerate(base.attributes) if a["shape1"] != S.NONE]
+    assert 10 < len(pairs) < N
+    for i, (a, t) in enumerate(zip(base.attributes, twins.attributes)):
+        if i in pairs:
+            assert all(t[f"{x}0"] == a[f"{x}1"] and t[f"{x}1"] == a[f"{x}0"] for x in ("shape", "colour", "size"))
+            assert t["layout"] == a["layout"] and t["background"] == a["background"]
+        else:  # a single object: its colour changes
+            assert [k for k in a if a[k] != t[k]] == ["colour0"]
+        assert all(S.is_true_of(c, t) for c in twins.captions[i])
+        assert not any(S.is_true_of(c, t) for c in base.captions[i])  # each scene's captions are wrong for its twin

@@ -18,7 +18,7 @@ import torch
 
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
-                                         train_with_recipe, training_report, with_twin_negatives)
+                                         train_with_recipe, training_report, twin_note, with_twin_negatives)
 from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores, word_scores, words_loss
 
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -61,7 +61,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           disc_state: str | None = None, init_from: str | None = None, twin_negatives: str | None = None,
           keep_best: bool = False, damsm_lambda: float | None = None, lr_d: float | None = None,
-          log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          twin_kinds: str | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
@@ -76,11 +76,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``keep_best`` ends with the averaged weights of the check (every 300 steps unless
     ``eval_every``) scoring best on 500 training captions, instead of the last ones.
     ``damsm_lambda`` (the paper: 5 on CUB, 50 on COCO) and ``lr_d`` replace the recipe's.
+    ``twin_kinds`` ("shape" unless asked; "shape,swap" etc.) says which twins give the negatives.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_d=lr_d)
-    hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES)
+    hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
                                      device=device)
@@ -89,7 +90,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         model.use_text_encoder(damsm)  # the generator reads the text encoder of the DAMSM it trains against
         if log:
             log(f"generator initialised from {init_from}")
-    batches = shapes_data(model, data, twins=twins != "none")
+    batches = shapes_data(model, data, twins=twins != "none", kinds=hp["twin_kinds"])
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
     evaluate, final_evaluate = evaluators(evaluate, by_default=isinstance(config, str) and config == "small",
                                           keep_best=keep_best)
@@ -101,7 +102,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
                      f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)",
-        "hard_negatives": TWIN_NEGATIVES[twins],
+        "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
         "text_encoder": "DAMSM-shapes bi-LSTM (zoo-models/damsm-shapes), frozen; its image encoder scores G",
         "warm_start": str(init_from) if init_from is not None else None,
     }

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
-                                         train_with_recipe, training_report, with_twin_negatives)
+                                         train_with_recipe, training_report, twin_note, with_twin_negatives)
 
 from .config import STREAM as STREAM_CONFIGS
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -53,21 +53,21 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           data: Any = None, damsm: Any = None, stream: STREAM | str | None = None, init_from: str | None = None,
           evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           disc_state: str | None = None, twin_negatives: str | None = None, keep_best: bool = False,
-          caption_lambda: float | None = None, lr_d: float | None = None,
+          caption_lambda: float | None = None, lr_d: float | None = None, twin_kinds: str | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
     ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
     default none) gives the discriminators shape-twin captions as extra mismatched pairs;
-    ``keep_best`` as for AttnGAN's; ``caption_lambda`` (STREAM's weight) and ``lr_d`` replace
+    ``keep_best`` and ``twin_kinds`` as for AttnGAN's; ``caption_lambda`` (STREAM's weight) and ``lr_d`` replace
     the recipe's."""
     dataset = "shapes" if data is None else None  # what the saved card names
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, caption_lambda=caption_lambda, lr_d=lr_d)
-    hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES)
+    hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     model, damsm = setup_attentional(MirrorGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
                                      device=device)
-    batches = shapes_data(model, data, twins=hp["twin_negatives"] != "none")
+    batches = shapes_data(model, data, twins=hp["twin_negatives"] != "none", kinds=hp["twin_kinds"])
 
     # STREAM: trained on real pairs, then frozen
     stream_report: dict[str, Any] = {}
@@ -124,7 +124,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['caption_lambda']:g} x STREAM caption "
                      f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)",
-        "hard_negatives": TWIN_NEGATIVES[hp["twin_negatives"]],
+        "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
         "STEM": "DAMSM-shapes bi-LSTM text encoder (zoo-models/damsm-shapes), frozen",
         "STREAM": f"captioner: frozen DAMSM-shapes image trunk + trained linear/BN + LSTM decoder, trained on real "
                   f"shapes pairs, then frozen: {stream_report}",

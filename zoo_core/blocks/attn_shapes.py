@@ -12,18 +12,35 @@ import torch.nn.functional as F
 from .t2i_training import load_shapes_classifier
 
 
-def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool = False) -> ShapesBatches:
+def twin_kinds(asked: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The kinds of twin captions asked for ("shape", "colour", "swap"; a comma-separated string
+    or a sequence; default shape), checked."""
+    kinds = tuple(k.strip() for k in (asked.split(",") if isinstance(asked, str) else asked or ("shape",)))
+    bad = [k for k in kinds if k not in TWIN_KINDS] or ([] if kinds and len(set(kinds)) == len(kinds) else ["(none)"])
+    if bad:
+        raise ValueError(f"twin_kinds takes distinct kinds among {', '.join(TWIN_KINDS)}, not {asked!r}")
+    return kinds
+
+
+TWIN_KINDS = ("shape", "colour", "swap")
+
+
+def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool = False,
+                kinds: Sequence[str] = ("shape",)) -> ShapesBatches:
     """Training pairs: the shapes train split (or ``data`` = (x01, captions[, labels[, twin captions]])).
 
-    ``twins`` adds each scene's shape twin captions (zoo_core.data.shapes.shape_twins: the same
-    scene with one shape changed), the hard negatives of ``twin_negatives``."""
+    ``twins`` adds each scene's twin captions (zoo_core.data.shapes.shape_twins: the same scene
+    with one shape changed, or as ``kinds`` say: caption slot j comes from the twin of kind
+    ``kinds[j % len(kinds)]``), the hard negatives of ``twin_negatives``."""
     from zoo_core.data.shapes import load_shapes, shape_twins
 
     twin_captions = None
     if data is None:
         x01, captions, labels = load_shapes("train", with_captions=True, with_attributes=True, n=n)
         if twins:
-            twin_captions = shape_twins("train", len(captions)).captions
+            of_kind = [shape_twins("train", len(captions), change=k).captions for k in twin_kinds(kinds)]
+            twin_captions = [[of_kind[j % len(of_kind)][i][j] for j in range(len(captions[i]))]
+                             for i in range(len(captions))]
     else:
         x01, captions, *rest = data
         labels = rest[0] if rest else None

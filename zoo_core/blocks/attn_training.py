@@ -82,14 +82,26 @@ def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float |
 TWIN_NEGATIVES_D = "shape-twin captions as extra mismatched pairs for every discriminator"
 
 
-def with_twin_negatives(hp: dict[str, Any], asked: str | None, choices: dict[str, str | None]) -> dict[str, Any]:
+def with_twin_negatives(hp: dict[str, Any], asked: str | None, choices: dict[str, str | None],
+                        kinds: str | None = None) -> dict[str, Any]:
     """The recipe with the shape-twin hard-negative setting asked for (a deviation from the
-    papers, "none" unless asked): ``choices`` maps each setting a family offers to what it adds."""
-    if asked is None:
-        return {**hp, "twin_negatives": hp.get("twin_negatives", "none")}
-    if asked not in choices:
+    papers, "none" unless asked): ``choices`` maps each setting a family offers to what it adds;
+    ``kinds`` which twins give them (``attn_shapes.twin_kinds``; default shape twins)."""
+    from .attn_shapes import twin_kinds
+
+    setting = hp.get("twin_negatives", "none") if asked is None else asked
+    if setting not in choices:
         raise ValueError(f"twin_negatives must be one of {', '.join(choices)}, not {asked!r}")
-    return {**hp, "twin_negatives": asked}
+    if kinds is not None and setting == "none":
+        raise ValueError("twin_kinds needs twin_negatives (e.g. -K twin_negatives=d)")
+    return {**hp, "twin_negatives": setting, "twin_kinds": ",".join(twin_kinds(kinds))}
+
+
+def twin_note(choices: dict[str, str | None], hp: dict[str, Any]) -> str | None:
+    """The report's line on hard negatives: what the setting adds and, unless only shape twins,
+    which twins give them."""
+    note = choices[hp["twin_negatives"]]
+    return note if note is None or hp["twin_kinds"] == "shape" else f"{note}; twins: {hp['twin_kinds']}"
 
 
 def device_note(device: str | torch.device) -> str:

@@ -317,35 +317,56 @@ def generate(split: str = "train", n: int | None = None, seed: int = 0) -> Shape
 
 def shape_twins(split: str = "train", n: int | None = None, seed: int = 0, change: str = "shape") -> ShapesData:
     """For each of the first n scenes of a split, its twin: the same scene (positions, sizes,
-    colours, background) with one object's shape changed (``change="colour"``: its colour
-    instead), newly captioned.
+    colours, background) with one object's shape changed, newly captioned. ``change="colour"``
+    changes its colour instead; ``change="swap"`` exchanges the two objects of a pair (each takes
+    the other's place, so only the relation word's direction tells the captions apart) and
+    changes a single object's colour.
 
     Hard negatives for contrastive encoders: a batch of scenes and their twins can only be told
     apart by that attribute, which random batches almost never demand. Deterministic (own seed
-    stream, never the split's; shape and colour twins draw from different streams).
+    stream, never the split's; each kind of twin draws from its own).
     """
     import torch
 
-    if change not in ("shape", "colour"):
-        raise ValueError(f"change must be 'shape' or 'colour', not {change!r}")
-    values = SHAPES if change == "shape" else tuple(COLOURS)
+    kinds = ("shape", "colour", "swap")
+    if change not in kinds:
+        raise ValueError(f"change must be 'shape', 'colour' or 'swap', not {change!r}")
     base = generate(split, n)
     images = np.empty_like(base.images.numpy())
     captions, attributes = [], []
     for i in range(len(base.captions)):
         _, geometry = sample_scene(_rng(split, seed, i))
-        stream = [0x7715] if change == "shape" else [0x7716]
-        rng = np.random.default_rng(stream + [("train", "test").index(split), seed, i])
+        rng = np.random.default_rng([0x7715 + kinds.index(change), ("train", "test").index(split), seed, i])
         attrs = dict(base.attributes[i])
-        k = int(rng.integers(len(geometry)))
-        other = [(attrs[f"shape{1 - k}"], attrs[f"colour{1 - k}"])] if len(geometry) == 2 else []
-        pair = (lambda v: (v, attrs[f"colour{k}"])) if change == "shape" else (lambda v: (attrs[f"shape{k}"], v))
-        attrs[f"{change}{k}"] = _pick(rng, [v for v in values if v != attrs[f"{change}{k}"] and pair(v) not in other])
+        if change == "swap" and len(geometry) == 2:
+            attrs = _swapped(attrs)
+            (x0, y0, r0), (x1, y1, r1) = geometry
+            geometry = [(_inside(x0, r1), _inside(y0, r1), r1), (_inside(x1, r0), _inside(y1, r0), r0)]
+        else:
+            what = "shape" if change == "shape" else "colour"
+            values = SHAPES if what == "shape" else tuple(COLOURS)
+            k = int(rng.integers(len(geometry)))
+            other = [(attrs[f"shape{1 - k}"], attrs[f"colour{1 - k}"])] if len(geometry) == 2 else []
+            pair = (lambda v: (v, attrs[f"colour{k}"])) if what == "shape" else (lambda v: (attrs[f"shape{k}"], v))
+            attrs[f"{what}{k}"] = _pick(rng, [v for v in values if v != attrs[f"{what}{k}"] and pair(v) not in other])
         images[i] = render(attrs, geometry, rng)
         captions.append(captions_for(attrs, rng))
         attributes.append(attrs)
     labels = np.array([encode_attributes(a) for a in attributes], np.int64)
     return ShapesData(torch.from_numpy(images), captions, attributes, torch.from_numpy(labels))
+
+
+def _swapped(attrs: dict[str, str]) -> dict[str, str]:
+    """The attributes with objects 0 and 1 exchanged."""
+    out = dict(attrs)
+    for a in ("shape", "colour", "size"):
+        out[f"{a}0"], out[f"{a}1"] = attrs[f"{a}1"], attrs[f"{a}0"]
+    return out
+
+
+def _inside(c: float, r: float) -> float:
+    """A centre coordinate moved just enough for a shape of circumradius r to stay in the image."""
+    return float(np.clip(c, r + 1, IMAGE_SIZE - r - 1))
 
 
 def load_shapes(split: str = "train", size: int = IMAGE_SIZE, with_captions: bool = False,
