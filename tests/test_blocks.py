@@ -329,6 +329,13 @@ def test_caption_accuracy_compares_stated_attributes(monkeypatch):
     acc = model.caption_accuracy(torch.zeros(6, 3, 64, 64), prompts)
     assert acc["caption_accuracy"] == 5 / 6 and acc["caption_accuracy_colour0"] == 5 / 6
     assert acc["caption_accuracy_shape0"] == 1.0
+    pairs = [i for i, t in enumerate(truth) if t["shape1"] != "none"]
+    assert acc["caption_pairs_swapped"] == 0.0 and pairs
+    i = pairs[0]
+    for a in ("shape", "colour", "size"):  # the image shows that pair the other way round
+        truth[i][f"{a}0"], truth[i][f"{a}1"] = truth[i][f"{a}1"], truth[i][f"{a}0"]
+    acc = model.caption_accuracy(torch.zeros(6, 3, 64, 64), prompts)
+    assert acc["caption_pairs_swapped"] == 1 / len(pairs)
 
 
 def test_extra_negatives_only_raise_the_image_to_text_loss_when_they_score_high():

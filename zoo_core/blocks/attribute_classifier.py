@@ -151,7 +151,9 @@ class ShapesAttributeClassifier(GenerativeModel):
 
         Each prompt is parsed (``zoo_core.data.shapes.parse_caption``); an image counts as
         correct when every attribute its prompt states is predicted. Also returned: the
-        accuracy per attribute over the prompts that state it.
+        accuracy per attribute over the prompts that state it, and ``caption_pairs_swapped``:
+        of the prompts naming two objects, how often the image shows them the other way round
+        (each object where the prompt puts the other: the relation's direction is lost).
         """
         from ..data.shapes import parse_caption
 
@@ -159,14 +161,19 @@ class ShapesAttributeClassifier(GenerativeModel):
             raise ValueError("need one prompt per image")
         predicted = self.predict_attributes(x01)
         hits: dict[str, list[bool]] = {}
-        whole = []
+        whole, swapped = [], []
         for pred, prompt in zip(predicted, prompts):
             stated = parse_caption(prompt)
             for k, v in stated.items():
                 hits.setdefault(k, []).append(pred[k] == v)
             whole.append(all(pred[k] == v for k, v in stated.items()))
+            if "shape1" in stated:
+                other = {k[:-1] + str(1 - int(k[-1])) if k[-1] in "01" else k: v for k, v in stated.items()}
+                swapped.append(not whole[-1] and all(pred[k] == v for k, v in other.items()))
         out = {"caption_accuracy": sum(whole) / max(len(whole), 1)}
         out |= {f"caption_accuracy_{k}": sum(v) / len(v) for k, v in hits.items()}
+        if swapped:
+            out["caption_pairs_swapped"] = sum(swapped) / len(swapped)
         return out
 
     def sample(self, n: int, **_: Any):  # type: ignore[override]
