@@ -138,6 +138,13 @@ def test_trainer_continues_a_saved_generator(tmp_path):
     near = (again.state_dict()[w] - first.state_dict()[w]).abs().max()
     far = (fresh.state_dict()[w] - first.state_dict()[w]).abs().max()
     assert near < 0.1 * far and report["recipe"]["warm_start"] == str(tmp_path / "run")
+    # continued against other DAMSM encoders, the generator reads their text encoder, not the saved one
+    torch.manual_seed(1)
+    other = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    moved, report = train("tiny", steps=1, data=data, damsm=other, init_from=str(tmp_path / "run"), log=None)
+    te = [k for k in moved.state_dict() if k.startswith("text_encoder.")]
+    assert te and all(torch.equal(moved.state_dict()[k], other.state_dict()[k]) for k in te)
+    assert "the DAMSM encoders given" in report["recipe"]["text_encoder"]
 
 
 # -- the converter against the original's layout and forward ---------------------------------

@@ -20,6 +20,7 @@ from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
                                          train_with_recipe, training_report, twin_note, with_twin_negatives)
 from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores, word_scores, words_loss
+from zoo_core.blocks.t2i_training import damsm_name
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .model import AttnGAN
@@ -79,6 +80,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``twin_kinds`` ("shape" unless asked; "shape,swap" etc.) says which twins give the negatives.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
+    damsm_asked = damsm
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_d=lr_d)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
@@ -103,7 +105,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
                      f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)",
         "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
-        "text_encoder": "DAMSM-shapes bi-LSTM (zoo-models/damsm-shapes), frozen; its image encoder scores G",
+        "text_encoder": f"the DAMSM bi-LSTM of {damsm_name(damsm_asked)}, frozen; its image encoder scores G",
         "warm_start": str(init_from) if init_from is not None else None,
     }
     report = training_report("attngan", model, batches, hp, run, metrics, recipe=recipe, dataset=dataset,

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
                                          train_with_recipe, training_report, twin_note, with_twin_negatives)
+from zoo_core.blocks.t2i_training import damsm_name
 
 from .config import STREAM as STREAM_CONFIGS
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -61,6 +62,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``keep_best`` and ``twin_kinds`` as for AttnGAN's; ``caption_lambda`` (STREAM's weight) and ``lr_d`` replace
     the recipe's."""
     dataset = "shapes" if data is None else None  # what the saved card names
+    damsm_asked = damsm
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, caption_lambda=caption_lambda, lr_d=lr_d)
@@ -125,7 +127,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "objective": f"adversarial (cond + uncond, every stage) + {hp['caption_lambda']:g} x STREAM caption "
                      f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)",
         "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
-        "STEM": "DAMSM-shapes bi-LSTM text encoder (zoo-models/damsm-shapes), frozen",
+        "STEM": f"the DAMSM bi-LSTM text encoder of {damsm_name(damsm_asked)}, frozen",
         "STREAM": f"captioner: frozen DAMSM-shapes image trunk + trained linear/BN + LSTM decoder, trained on real "
                   f"shapes pairs, then frozen: {stream_report}",
         "initialised_from": (f"the trained AttnGAN generator ({started_from}); fusion convs set to ignore "

@@ -32,6 +32,13 @@ def load_damsm(damsm: Any = None) -> Any:
     return _frozen(damsm)
 
 
+def damsm_name(damsm: Any = None) -> str:
+    """What a report calls the DAMSM encoders given to load_damsm."""
+    if damsm is None:
+        return f"{DAMSM} (the published DAMSM)"
+    return str(damsm) if isinstance(damsm, str) or hasattr(damsm, "__fspath__") else "the DAMSM encoders given"
+
+
 def load_shapes_classifier(classifier: Any = None) -> Any:
     """The shapes attribute classifier (default: shapes-classifier.small), frozen."""
     from ..loading import load
