@@ -153,7 +153,8 @@ class ShapesAttributeClassifier(GenerativeModel):
         correct when every attribute its prompt states is predicted. Also returned: the
         accuracy per attribute over the prompts that state it, and ``caption_pairs_swapped``:
         of the prompts naming two objects, how often the image shows them the other way round
-        (each object where the prompt puts the other: the relation's direction is lost).
+        (each object's colour, or shape when both share a colour, where the prompt puts the
+        other's: the relation's direction is lost).
         """
         from ..data.shapes import parse_caption
 
@@ -167,9 +168,9 @@ class ShapesAttributeClassifier(GenerativeModel):
             for k, v in stated.items():
                 hits.setdefault(k, []).append(pred[k] == v)
             whole.append(all(pred[k] == v for k, v in stated.items()))
-            if "shape1" in stated:
-                other = {k[:-1] + str(1 - int(k[-1])) if k[-1] in "01" else k: v for k, v in stated.items()}
-                swapped.append(not whole[-1] and all(pred[k] == v for k, v in other.items()))
+            if "shape1" in stated:  # told by colour, or by shape for two objects of one colour
+                a = "colour" if stated["colour0"] != stated["colour1"] else "shape"
+                swapped.append(pred[f"{a}0"] == stated[f"{a}1"] and pred[f"{a}1"] == stated[f"{a}0"])
         out = {"caption_accuracy": sum(whole) / max(len(whole), 1)}
         out |= {f"caption_accuracy_{k}": sum(v) / len(v) for k, v in hits.items()}
         if swapped:
