@@ -30,7 +30,7 @@ for p in (ROOT, ROOT / "scripts"):
 SHOWN = (("fid", "↓"), ("kid", "↓"), ("isc", "↑"), ("prc_precision", "↑"), ("prc_recall", "↑"),
          ("prc_density", "↑"), ("prc_coverage", "↑"), ("nll_bits_per_dim", "↓"), ("nll_bound_bits_per_dim", "↓"),
          ("memorization_near_copy_fraction", "↓"), ("memorization_nn_distance_ratio", "↑"),
-         ("r_precision", "↑"), ("caption_accuracy", "↑"))
+         ("r_precision", "↑"), ("caption_accuracy", "↑"), ("caption_pairs_swapped", "↓"))
 NOT_GENERATIVE = {"feature-extraction", "text-image-matching"}  # encoders and classifiers: nothing to sample
 EVAL_KEYS = {k for k, _ in SHOWN} | {"real_data", "eval", "nll_space"}
 
@@ -156,7 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         (out_dir / f"{spec.name}.json").write_text(json.dumps(report, indent=2) + "\n")
         rows.append((spec.name, report["metrics"]))
         raw = dict(raw_all[spec.name])
-        extra = {k: v for k, v in (raw.get("metrics") or {}).items() if k not in EVAL_KEYS}
+        # per-attribute caption accuracies come from this run too, replacing the training report's
+        fresh = {k: sig(v) for k, v in report["metrics"].items() if k.startswith("caption_accuracy_")}
+        stale = set(fresh) | ({"caption_accuracy_prompts"} if fresh else set())  # the training's prompts
+        extra = {k: v for k, v in (raw.get("metrics") or {}).items() if k not in EVAL_KEYS and k not in stale}
+        extra |= fresh
         metrics = {**extra, **{k: sig(report["metrics"][k]) for k, _ in SHOWN if k in report["metrics"]},
                    "real_data": {k: sig(floor["metrics"][k]) for k, _ in SHOWN if k in floor["metrics"]},
                    "eval": summary(report)}

@@ -59,9 +59,10 @@ def tables(registry: dict) -> str:
                     f"KID {fmt(real.get('kid'))}."]
     if t2i:
         out += ["", "**Text to image** (shapes; sorted by FID):", "",
-                table(["model", "family", "weights", "FID", "KID", "R-precision", "caption accuracy"],
+                table(["model", "family", "weights", "FID", "KID", "R-precision", "caption accuracy",
+                       "pairs swapped"],
                       [[f"`{n}`", models[n]["family"], size_mb(models[n]), fmt(m.get("fid")), fmt(m.get("kid")),
-                        fmt(m.get("r_precision")), fmt(m.get("caption_accuracy"))]
+                        fmt(m.get("r_precision")), fmt(m.get("caption_accuracy")), fmt(m.get("caption_pairs_swapped"))]
                        for n in t2i for m in [models[n].get("metrics") or {}]])]
         real = next((models[n]["metrics"]["real_data"] for n in t2i if "real_data" in (models[n].get("metrics") or {})), None)
         if real:
