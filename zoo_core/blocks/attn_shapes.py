@@ -12,17 +12,16 @@ import torch.nn.functional as F
 from .t2i_training import load_shapes_classifier
 
 
+TWIN_KINDS = ("shape", "colour", "swap")
+
+
 def twin_kinds(asked: str | Sequence[str] | None) -> tuple[str, ...]:
     """The kinds of twin captions asked for ("shape", "colour", "swap"; a comma-separated string
     or a sequence; default shape), checked."""
     kinds = tuple(k.strip() for k in (asked.split(",") if isinstance(asked, str) else asked or ("shape",)))
-    bad = [k for k in kinds if k not in TWIN_KINDS] or ([] if kinds and len(set(kinds)) == len(kinds) else ["(none)"])
-    if bad:
+    if not kinds or len(set(kinds)) != len(kinds) or any(k not in TWIN_KINDS for k in kinds):
         raise ValueError(f"twin_kinds takes distinct kinds among {', '.join(TWIN_KINDS)}, not {asked!r}")
     return kinds
-
-
-TWIN_KINDS = ("shape", "colour", "swap")
 
 
 def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool = False,

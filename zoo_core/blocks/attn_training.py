@@ -101,7 +101,9 @@ def twin_note(choices: dict[str, str | None], hp: dict[str, Any]) -> str | None:
     """The report's line on hard negatives: what the setting adds and, unless only shape twins,
     which twins give them."""
     note = choices[hp["twin_negatives"]]
-    return note if note is None or hp["twin_kinds"] == "shape" else f"{note}; twins: {hp['twin_kinds']}"
+    if note is None or hp["twin_kinds"] == "shape":
+        return note
+    return f"{note.replace('shape-twin captions', 'twin captions', 1)}; twins: {hp['twin_kinds']}"
 
 
 def device_note(device: str | torch.device) -> str:
