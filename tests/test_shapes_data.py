@@ -164,3 +164,28 @@ def test_swap_twins_exchange_the_two_objects_of_a_pair():
             assert [k for k in a if a[k] != t[k]] == ["colour0"]
         assert all(S.is_true_of(c, t) for c in twins.captions[i])
         assert not any(S.is_true_of(c, t) for c in base.captions[i])  # each scene's captions are wrong for its twin
+
+
+def test_reversing_the_relation_word_exchanges_the_pair():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from probe_relations import reverse_relation
+
+    from zoo_core.data.shapes import RELATION_PHRASES, generate, parse_caption
+
+    assert reverse_relation("a red circle in the center") is None
+    assert reverse_relation("a red circle to the left of a blue square") == "a red circle to the right of a blue square"
+    reversed_phrases = set()
+    for caps in generate("test", 300).captions:
+        for c in caps:
+            stated, r = parse_caption(c), reverse_relation(c)
+            if "shape1" not in stated:
+                continue
+            back = parse_caption(r)
+            assert back["layout"] == stated["layout"]
+            for a in ("shape", "colour"):
+                assert (back[f"{a}0"], back[f"{a}1"]) == (stated[f"{a}1"], stated[f"{a}0"]), (c, r)
+            reversed_phrases |= {p for ps in RELATION_PHRASES.values() for p in ps if f" {p} " in c}
+    assert reversed_phrases == {p for ps in RELATION_PHRASES.values() for p in ps}  # every phrase was tried
