@@ -23,8 +23,8 @@
 3. Refinements of ``--damsm-from`` on twins (scripts/damsm_refine.py): ``--only refine``, the
    image encoder's heads on scenes and their shape twins (OUT/damsm-shapes-twins);
    ``refine-text``, the text encoder as well, with shape, colour and swap twins
-   (OUT/damsm-shapes-text-twins); ``refine-order``, the text encoder and heads on two-object
-   scenes and their swap twins, so that the sentence code says which object comes first
+   (OUT/damsm-shapes-text-twins); ``refine-order``, the text encoder and heads on scenes and
+   their swap twins only, so that the sentence code says which object of a pair comes first
    (OUT/damsm-shapes-order).
 
 Each folder holds config.json, model.safetensors and training.json (the report). Both run on
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("damsm", "classifier", *REFINEMENTS), default=None,
                         help="one step; refine: retrain the image heads of --damsm-from with shape twins; "
                              "refine-text: its text encoder and image heads with shape, colour and swap twins; "
-                             "refine-order: both on two-object scenes and their swap twins")
+                             "refine-order: both on scenes and their swap twins only")
     parser.add_argument("--damsm-from", default="damsm.shapes", help="the DAMSM that --only refine starts from")
     parser.add_argument("--refine-steps", type=int, default=REFINE_RECIPE["steps"])
     parser.add_argument("--damsm-steps", type=int, default=DAMSM_RECIPE["steps"])

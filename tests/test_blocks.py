@@ -399,12 +399,12 @@ def test_damsm_refinement_trains_the_text_encoder_only_when_asked():
         assert any(k.startswith("text_encoder.") for k in both)
         assert not any(k.startswith("image_encoder.features") for k in both)  # the trunk stays frozen
         assert "pair exchanged" in report["recipe"]["data"] and report["recipe"]["mode"] == mode
-    assert "two-object scenes" in report["recipe"]["data"] and "colour twins" not in report["recipe"]["data"]
+    assert "and its swap twins (" in report["recipe"]["data"]  # order: swap twins only
     with pytest.raises(ValueError, match="mode must be one of"):
         refine_damsm(DAMSMEncoders(text_encoder="tiny", image_encoder="tiny"), steps=1, n=4, mode="words")
 
 
-def test_order_refinement_batches_only_pairs_with_their_swap_twins(monkeypatch):
+def test_order_refinement_batches_scenes_with_their_swap_twins(monkeypatch):
     import sys
     from pathlib import Path
 
@@ -430,11 +430,12 @@ def test_order_refinement_batches_only_pairs_with_their_swap_twins(monkeypatch):
     from damsm_common import scene_ids
 
     classes = scene_ids(torch.cat([train.labels, twins.labels]))
-    pairs = {i for i, a in enumerate(train.attributes) if a["layout"] not in shapes.POSITIONS}
-    assert seen and 0 < len(pairs) < n
+    singles = {i for i, a in enumerate(train.attributes) if a["layout"] in shapes.POSITIONS}
+    assert seen and 0 < len(singles) < n
     for ids in seen:
-        half = len(ids) // 2
+        half, batched = len(ids) // 2, set()
         for scene_class, twin_class in zip(ids[:half].tolist(), ids[half:].tolist()):
             scenes = [i for i in range(n) if classes[i] == scene_class]
-            assert scenes and all(i in pairs for i in scenes)  # only two-object scenes
-            assert twin_class in {int(classes[n + i]) for i in scenes}  # each beside its own swap twin
+            assert scenes and twin_class in {int(classes[n + i]) for i in scenes}  # beside its own swap twin
+            batched |= set(scenes)
+        assert batched & singles  # single objects stay in (pairs alone lost their positions)
