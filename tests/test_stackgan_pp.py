@@ -96,6 +96,23 @@ def test_joint_discriminator_loss_labels_mismatched_pairs_fake_but_their_images_
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_twin_conditions_share_the_conditional_wrong_term():
+    n, c, twin = 3, torch.zeros(3, 2), torch.full((3, 2), 0.25)  # StubD: the twin's condition adds 0.5
+    real, wrong, fake = (torch.full((n, 3, 4, 4), v) for v in (1.0, -0.5, 2.0))
+    loss, stats = discriminator_loss(StubD(), real, wrong, fake, c, uncond=0.0, twin_mu=twin)
+
+    def bce(v, y):
+        return F.binary_cross_entropy_with_logits(torch.tensor(v), torch.tensor(y)).item()
+
+    expected = bce(1.0, 1.) + (bce(-0.5, 0.) + bce(1.5, 0.)) / 2 + bce(2.0, 0.)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    assert stats["d_twin"] == pytest.approx(torch.sigmoid(torch.tensor(1.5)).item())
+    model = tiny().eval()
+    sentence = torch.randn(2, model.text_dim)
+    _, mu, _ = model(torch.randn(2, model.z_dim), sentence, torch.zeros(2, model.c_dim))
+    assert torch.allclose(model.condition_mean(sentence), mu)
+
+
 def test_colour_consistency_on_known_images():
     n, s = 2, 8
     coarse = torch.zeros(n, 3, s, s)
@@ -247,3 +264,54 @@ def test_trainer_continues_a_saved_generator_with_its_text_scale(tmp_path):
     near = (again.state_dict()[w] - first.state_dict()[w]).abs().max()
     far = (fresh.state_dict()[w] - first.state_dict()[w]).abs().max()
     assert near < 0.1 * far
+
+
+def test_trainer_twin_negatives_kl_weight_and_best_snapshot():
+    from plugins.stackgan_pp.train import train
+    from zoo_core.data.shapes import generate
+
+    data = generate("train", n=16)
+    pair = (data.images, data.captions)
+    with pytest.raises(ValueError, match="twin captions"):
+        train("tiny", data=pair, max_steps=1, eval_every=None, twin_negatives="d", log=None)
+    with pytest.raises(ValueError, match="keep_best needs"):
+        train("tiny", data=pair, max_steps=1, eval_every=None, keep_best=True, log=None)
+    twins = [list(reversed(c)) for c in data.captions[1:] + data.captions[:1]]
+    _, report = train("tiny", data=(*pair, twins), max_steps=2, eval_every=None, twin_negatives="d",
+                      twin_kinds="swap", kl_coeff=0.1, log=None)
+    assert "CA KL weight 0.1," in report["recipe"]["objective"]
+    assert report["recipe"]["hard_negatives"].endswith("twins: swap")
+    assert 0.0 < report["history"][-1]["d_twin"] < 1.0
+
+    class Scores:  # a stand-in classifier whose mean attribute accuracy peaks at the second check
+        calls = 0
+
+        def caption_accuracy(self, images, prompts):
+            Scores.calls += 1
+            return {"caption_accuracy": 0.0, "caption_accuracy_colour0": [0.2, 0.9, 0.1, 0.3][Scores.calls - 1]}
+
+    _, report = train("tiny", data=pair, max_steps=3, eval_every=1, eval_prompts=2, classifier=Scores(),
+                      keep_best=True, log=None)
+    assert report["recipe"]["snapshot"].startswith("the averaged weights at step 2, best mean attribute accuracy (0.9000)")
+
+
+def test_a_continued_generator_takes_a_new_text_encoders_scale(tmp_path):
+    from plugins.stackgan_pp.train import train
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.blocks.t2i_training import sentence_text_scale
+    from zoo_core.data.shapes import generate
+
+    data = generate("train", n=16)
+    data = (data.images, data.captions)
+    torch.manual_seed(0)
+    first, _ = train(CONFIGS["tiny"] | {"text_scale": 2.5}, data=data, max_steps=1, eval_every=None, log=None)
+    first.save_pretrained(tmp_path / "run")
+    same = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    same.text_encoder.load_state_dict(first.text_encoder.state_dict())
+    kept, _ = train("tiny", data=data, max_steps=1, init_from=str(tmp_path / "run"), damsm=same,
+                    eval_every=None, log=None)
+    assert kept.text_scale == 2.5
+    other = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    moved, _ = train("tiny", data=data, max_steps=1, init_from=str(tmp_path / "run"), damsm=other,
+                     eval_every=None, log=None)
+    assert moved.text_scale == pytest.approx(sentence_text_scale(other, data[1])) and moved.text_scale != 2.5

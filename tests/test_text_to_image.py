@@ -216,3 +216,19 @@ def test_epoch_run_stops_at_its_step_limit_and_keeps_the_best_snapshot():
     assert [e["train_attribute_accuracy"] for e in run.evals] == [0.2, 0.6, 0.4]
     assert run.best is not None and run.best[0] == 0.6 and float(run.best[1]["weight"]) == 6.0
     assert run.final(("loss", "missing")) == {"loss": 1.0}
+
+
+def test_resolve_damsm_loads_a_named_folder_frozen_and_sets_the_vocabulary(tmp_path):
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.blocks.t2i_training import resolve_damsm
+
+    saved = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    saved.save_pretrained(tmp_path / "damsm")
+    cfg: dict = {}
+    damsm = resolve_damsm(str(tmp_path / "damsm"), cfg, {"nhidden": 128})
+    assert isinstance(damsm, DAMSMEncoders) and not damsm.training
+    assert not any(p.requires_grad for p in damsm.parameters())
+    assert cfg["vocab"] == saved.vocab.to_list()
+    for a, b in zip(saved.state_dict().values(), damsm.state_dict().values()):
+        assert torch.equal(a, b)
+    assert resolve_damsm("auto", {}, {"nhidden": 128}) is None  # the config's encoder is not the shapes one

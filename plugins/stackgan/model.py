@@ -140,6 +140,11 @@ class StackGAN(TextToImageModel):
     def _scaled(self, sentence: torch.Tensor) -> torch.Tensor:
         return sentence * self.text_scale if self.text_scale != 1.0 else sentence
 
+    def condition_mean(self, stage: int, sentence: torch.Tensor) -> torch.Tensor:
+        """The CA mean mu of a stage's conditioning net (the discriminators' condition)."""
+        ca = self.STAGE1_G.ca_net if stage == 1 else self.ca_net
+        return ca.encode(self._scaled(sentence))[0]
+
     def stage1(self, noise: torch.Tensor, sentence: torch.Tensor, eps: torch.Tensor | None = None):
         """Stage-I image (n, 3, stage1_size, stage1_size), mu, logvar."""
         return self.STAGE1_G(self._scaled(sentence), noise, eps)

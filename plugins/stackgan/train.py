@@ -32,14 +32,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo_core.blocks.attn_shapes import train_twin_captions
+from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
 from zoo_core.blocks.conditioning import kl_loss
-from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, encode_captions,
-                                          resolve_damsm, sentence_text_scale)
+from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, damsm_name,
+                                          encode_captions, resolve_damsm, same_text_encoder, sentence_text_scale)
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .model import STAGE1_D, StackGAN
 
-
+STAT_KEYS = ("loss_d", "loss_g", "kl", "d_real", "d_wrong", "d_fake")
+# Twin-caption hard negatives (not in the paper): what each setting of twin_negatives adds.
+TWIN_NEGATIVES = {"none": None, "d": TWIN_NEGATIVES_D}
 
 
 
@@ -105,9 +109,13 @@ def _pick_prompts(captions: list[list[str]], n: int, seed: int) -> list[str]:
     return [captions[r][c] for r, c in zip(rows, cols)]
 
 
-def discriminator_loss(disc: STAGE1_D, real: torch.Tensor, fake: torch.Tensor,
-                       mu: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    """The original's compute_discriminator_loss on logits (real, wrong and fake pairs)."""
+def discriminator_loss(disc: STAGE1_D, real: torch.Tensor, fake: torch.Tensor, mu: torch.Tensor,
+                       twin_mu: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The original's compute_discriminator_loss on logits (real, wrong and fake pairs).
+
+    ``twin_mu`` (a deviation, off in the paper's recipe): the CA means of each real image's twin
+    caption (its scene with one thing changed). Those pairs are mismatched too; the wrong term
+    becomes the mean of the two wrong terms, so its weight stays the original's."""
     cond = mu.detach()
     real_f, fake_f = disc(real), disc(fake.detach())
     s_real = disc.get_cond_logits(real_f, cond)
@@ -116,6 +124,11 @@ def discriminator_loss(disc: STAGE1_D, real: torch.Tensor, fake: torch.Tensor,
     bce = F.binary_cross_entropy_with_logits
     err_real = bce(s_real, torch.ones_like(s_real))
     err_wrong = bce(s_wrong, torch.zeros_like(s_wrong))
+    twin_stats = {}
+    if twin_mu is not None:
+        s_twin = disc.get_cond_logits(real_f, twin_mu.detach())
+        err_wrong = (err_wrong + bce(s_twin, torch.zeros_like(s_twin))) / 2
+        twin_stats["d_twin"] = torch.sigmoid(s_twin).mean().item()
     err_fake = bce(s_fake, torch.zeros_like(s_fake))
     if disc.get_uncond_logits is not None:
         u_real, u_fake = disc.get_uncond_logits(real_f), disc.get_uncond_logits(fake_f)
@@ -123,7 +136,7 @@ def discriminator_loss(disc: STAGE1_D, real: torch.Tensor, fake: torch.Tensor,
         err_fake = (err_fake + bce(u_fake, torch.zeros_like(u_fake))) / 2
     loss = err_real + (err_fake + err_wrong) * 0.5
     stats = {"d_real": torch.sigmoid(s_real).mean().item(), "d_wrong": torch.sigmoid(s_wrong).mean().item(),
-             "d_fake": torch.sigmoid(s_fake).mean().item()}
+             "d_fake": torch.sigmoid(s_fake).mean().item(), **twin_stats}
     return loss, stats
 
 
@@ -145,7 +158,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           max_steps: int | None = None, stage1_seconds: float | None = None, stage2_seconds: float | None = None,
           eval_every_s: float = 240.0, threads: int | None = 1, device: str = "cpu",
           init_from: str | Path | None = None, reset_ca: bool = False, kl_coeff: float | None = None,
-          kl_warmup: int | None = None,
+          kl_warmup: int | None = None, twin_negatives: str | None = None, twin_kinds: str | None = None,
           log: Callable[[str], None] | None = print) -> tuple[StackGAN, dict[str, Any]]:
     """Train Stage-I, then Stage-II, each against its discriminator.
 
@@ -155,15 +168,26 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     encoder as built). ``classifier``: the attribute classifier for snapshot selection and the
     reported caption accuracy ("auto": the published one, unless ``data`` is given; None: skip).
     ``epochs`` applies to each stage; ``max_steps`` (per stage) and the stage time caps stop early.
-    ``init_from`` (a saved model folder) warm-starts both generators (discriminators start fresh);
+    ``init_from`` (a saved model folder) warm-starts both generators (discriminators start fresh;
+    its text_scale is kept unless ``damsm`` brings another text encoder);
     ``reset_ca`` re-initialises both CA nets; ``kl_warmup`` ramps the KL weight up from 0 over that
-    many steps of each stage.
+    many steps of each stage. ``twin_negatives="d"`` (a deviation; ``data`` then also carries
+    N lists of twin captions) adds each real image paired with a twin caption's condition as a
+    mismatched pair
+    (``discriminator_loss``'s ``twin_mu``); ``twin_kinds`` ("shape" unless asked, e.g.
+    "shape,swap") says which twins give them.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
         torch.set_num_threads(threads)
     cfg = get_config(config)
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
+    hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
+    twin_captions = None
+    if hp["twin_negatives"] != "none" and data is not None:
+        if len(data) < 3:
+            raise ValueError("twin negatives need data = (images, captions, twin captions)")
+        data, twin_captions = (data[0], data[1]), data[2]
     stage_epochs = (hp["stage1_epochs"], hp["stage2_epochs"]) if epochs is None else (epochs, epochs)
     stage_seconds = (hp["stage1_seconds"] if stage1_seconds is None else stage1_seconds,
                      hp["stage2_seconds"] if stage2_seconds is None else stage2_seconds)
@@ -172,11 +196,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
 
+    damsm_label = "damsm-shapes" if damsm in ("auto", None) else damsm_name(damsm)
     damsm = resolve_damsm(damsm, cfg, SHAPES_TEXT_ENCODER)
     source = StackGAN.from_pretrained(str(init_from)) if init_from is not None else None
-    if source is not None:
+    if source is not None and (damsm is None or same_text_encoder(source, damsm)):
         cfg["text_scale"] = source.text_scale
-    elif damsm is not None and "text_scale" not in cfg:  # see StackGAN.text_scale
+    elif damsm is not None and ("text_scale" not in cfg or source is not None):  # see StackGAN.text_scale
         from zoo_core.data.shapes import generate
 
         cfg["text_scale"] = sentence_text_scale(damsm, data[1] if data is not None else generate("train", n=400).captions)
@@ -193,6 +218,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     real1 = F.interpolate(images01.float(), size=(model.stage1_size,) * 2, mode="bilinear",
                           align_corners=False, antialias=True).clamp(0, 1) * 2 - 1
     sentences = encode_captions(model, captions)  # (N, k, text_dim), frozen encoder
+    if hp["twin_negatives"] != "none" and twin_captions is None:
+        twin_captions = train_twin_captions(len(captions), hp["twin_kinds"])
+    twin_sentences = encode_captions(model, twin_captions) if twin_captions is not None else None
     n_images, n_caps = sentences.shape[:2]
     select_prompts = _pick_prompts(captions, 300, seed + 1) if classifier is not None else []
     disc1, disc2 = (d.to(device) for d in model.make_discriminators())
@@ -222,7 +250,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             for mod in gen_modules:
                 mod.train()
 
-        run = EpochRun(("loss_d", "loss_g", "kl", "d_real", "d_wrong", "d_fake"), max_steps=max_steps,
+        run = EpochRun(STAT_KEYS + (("d_twin",) if twin_sentences is not None else ()), max_steps=max_steps,
                        max_seconds=limit, eval_every_s=eval_every_s, check=check if classifier is not None else None,
                        log=log, label=f"stage {stage} ")
         set_modes()
@@ -245,8 +273,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                         low, _, _ = model.stage1(z, text, eps1)
                     fake, mu, logvar = model.stage2(low, text, eps2)
 
+                twin_mu = None
+                if twin_sentences is not None:
+                    with torch.no_grad():
+                        twin_mu = model.condition_mean(stage, twin_sentences[idx, cols].to(device))
                 opt_d.zero_grad(set_to_none=True)
-                loss_d, stats = discriminator_loss(disc, real, fake, mu)
+                loss_d, stats = discriminator_loss(disc, real, fake, mu, twin_mu)
                 loss_d.backward()
                 opt_d.step()
 
@@ -279,7 +311,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         stage_reports.append({
             "stage": stage, "epochs": len(run.history), "steps": run.step, "wall_time_s": round(run.seconds(), 1),
             "discriminator_parameters": sum(p.numel() for p in disc.parameters()),
-            "final": run.final(("loss_d", "loss_g", "kl", "d_real", "d_wrong", "d_fake")),
+            "final": run.final(run.keys),
             "history": run.history, "evaluations": run.evals})
 
     metrics: dict[str, float] = {}
@@ -306,7 +338,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "data": (f"{n_images} shapes images scaled to [-1, 1] ({model.stage1_size}x{model.stage1_size} for "
                      f"Stage I, {model.image_size}x{model.image_size} for Stage II), {n_caps} captions each; "
                      f"one caption drawn per image per step"),
-            "text_embedding": "frozen DAMSM sentence feature (damsm-shapes bi-LSTM), not char-CNN-RNN",
+            "text_embedding": f"frozen DAMSM sentence feature ({damsm_label} bi-LSTM), not char-CNN-RNN",
+            "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
             "objective": (f"matching-aware conditional GAN per stage (real/right, real/wrong x 0.5, fake/right x 0.5; "
                           f"Stage II adds unconditional logits), BCE on logits, + {kl_coeff:g} x CA KL"),
             "optimizer": f"Adam lr {lr:g}, betas {betas}, generator and discriminator",

@@ -131,6 +131,10 @@ class StackGANpp(TextToImageModel):
             images.append(getattr(self, f"img_net{b}")(h_code))
         return images, mu, logvar
 
+    def condition_mean(self, sentence: torch.Tensor) -> torch.Tensor:
+        """The CA mean mu of a sentence embedding (the discriminators' condition)."""
+        return self.ca_net.encode(sentence * self.text_scale)[0]
+
     def generate(self, noise: torch.Tensor, text: TextFeatures, eps: torch.Tensor | None = None,
                  attention: bool = False) -> GeneratorOutput:
         sentence = text.sentence

@@ -33,57 +33,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_core.blocks.t2i_training import load_damsm, load_shapes_classifier, sentence_text_scale
+from zoo_core.blocks.attn_shapes import train_twin_captions
+from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
+from zoo_core.blocks.t2i_training import (attribute_accuracy, damsm_name, encode_captions, load_damsm,
+                                          load_shapes_classifier, same_text_encoder, sentence_text_scale)
 
 from .config import TRAINING, TRAINING_FOR, get_config
-from .model import StackGANpp, color_consistency, weights_init
+from .losses import discriminator_loss, generator_loss
+from .model import StackGANpp, weights_init
 
+
+# Twin-caption hard negatives (not in the paper): what each setting of twin_negatives adds.
+TWIN_NEGATIVES = {"none": None, "d": TWIN_NEGATIVES_D}
 
 GRID_PROMPTS = [
     "a big red circle", "a small blue square above a yellow triangle", "a large green star on a white background",
     "a purple diamond on the left", "a small orange cross at the top", "a big cyan circle below a pink square",
     "a yellow triangle to the left of a blue circle on a gray background", "a big white background with a red star in the center",
 ]
-
-
-def kl_term(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    from zoo_core.blocks.conditioning import kl_loss
-
-    return kl_loss(mu, logvar)
-
-
-def discriminator_loss(d: nn.Module, real: torch.Tensor, wrong: torch.Tensor, fake: torch.Tensor,
-                       mu: torch.Tensor, uncond: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """The original's errD for one scale (logit discriminators; BCE with logits)."""
-    bce = F.binary_cross_entropy_with_logits
-    r, w, f = d(real, mu), d(wrong, mu), d(fake, mu)
-    one, zero = torch.ones_like(r[0]), torch.zeros_like(r[0])
-    loss = bce(r[0], one) + bce(w[0], zero) + bce(f[0], zero)
-    if uncond > 0:
-        loss = loss + uncond * (bce(r[1], one) + bce(w[1], one) + bce(f[1], zero))
-    stats = {"d_real": torch.sigmoid(r[0]).mean().item(), "d_wrong": torch.sigmoid(w[0]).mean().item(),
-             "d_fake": torch.sigmoid(f[0]).mean().item()}
-    return loss, stats
-
-
-def generator_loss(discs: nn.ModuleList, fakes: list[torch.Tensor], mu: torch.Tensor, logvar: torch.Tensor,
-                   hp: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-    """The original's errG_total: joint adversarial terms of every branch, colour consistency
-    between consecutive branches, and the CA KL term."""
-    bce = F.binary_cross_entropy_with_logits
-    adv = mu.new_zeros(())
-    for d, fake in zip(discs, fakes):
-        out = d(fake, mu)
-        adv = adv + bce(out[0], torch.ones_like(out[0]))
-        if hp["uncond"] > 0:
-            adv = adv + hp["uncond"] * bce(out[1], torch.ones_like(out[1]))
-    color = mu.new_zeros(())
-    if hp["color"] > 0:
-        for i in range(1, len(fakes)):
-            color = color + hp["color"] * color_consistency(fakes[i], fakes[i - 1], hp["color_mu"], hp["color_cov"])
-    kl = kl_term(mu, logvar)
-    total = adv + color + hp["kl"] * kl
-    return total, {"g_adv": adv.item(), "color": color.item(), "kl": kl.item()}
 
 
 def pyramid(x01_uint8: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
@@ -130,7 +97,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           max_steps: int | None = None, minutes: float | None = None, threads: int | None = 1,
           damsm: Any = None, classifier: Any = None, eval_every: int | None = None,
           eval_prompts: int = 500, device: str = "cpu", init_from: str | None = None,
-          log: Callable[[str], None] | None = print) -> tuple[StackGANpp, dict[str, Any]]:
+          kl_coeff: float | None = None, twin_negatives: str | None = None, twin_kinds: str | None = None,
+          keep_best: bool = False, log: Callable[[str], None] | None = print) -> tuple[StackGANpp, dict[str, Any]]:
     """Train the generator tree and its discriminators.
 
     ``data`` is (uint8 images (N, 3, 64, 64), captions per image); default the shapes train
@@ -139,7 +107,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     early; ``classifier`` (default: the published shapes classifier, for the small config)
     tracks caption accuracy every ``eval_every`` steps on training captions and scores
     ``eval_prompts`` test captions at the end. ``init_from`` (a saved StackGAN++ folder of the
-    same config) continues that generator tree; the discriminators start fresh.
+    same config) continues that generator tree; the discriminators start fresh. ``kl_coeff``
+    replaces the recipe's CA KL weight. ``twin_negatives="d"`` (a deviation; ``data`` then also
+    carries N lists of twin captions) pairs each real image with a twin caption's condition as a
+    mismatched pair (``discriminator_loss``'s ``twin_mu``); ``twin_kinds`` as for AttnGAN.
+    A continued generator keeps its ``text_scale`` unless ``damsm`` brings another text encoder.
+    ``keep_best`` ends with the averaged weights of the check with the best mean attribute
+    accuracy on training captions, not the last ones.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
@@ -147,6 +121,10 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     name = config if isinstance(config, str) else None
     cfg = get_config(config)
     hp = dict(TRAINING_FOR.get(name, TRAINING) if name else TRAINING)
+    hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
+    hp["kl"] = hp["kl"] if kl_coeff is None else float(kl_coeff)
+    if keep_best and not (eval_every and (classifier is not None or name == "small")):
+        raise ValueError("keep_best needs caption-accuracy checks (eval_every and a classifier)")
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]
     minutes = hp.get("minutes") if minutes is None else minutes
@@ -158,20 +136,28 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
         shapes = generate("train")
         images_u8, captions = shapes.images, shapes.captions
+        twin_captions = train_twin_captions(len(captions), hp["twin_kinds"]) if hp["twin_negatives"] != "none" else None
     else:
-        images_u8, captions = data
+        if hp["twin_negatives"] != "none" and len(data) < 3:
+            raise ValueError("twin negatives need data = (images, captions, twin captions)")
+        images_u8, captions = data[0], data[1]
+        twin_captions = data[2] if hp["twin_negatives"] != "none" else None
     if images_u8.dtype != torch.uint8:
         images_u8 = (images_u8.float().clamp(0, 1) * 255).round().to(torch.uint8)
 
-    if damsm is None and name == "small":
-        damsm = load_damsm()
+    damsm_label = damsm_name(damsm) if isinstance(damsm, str) else "damsm-shapes"
+    if (damsm is None and name == "small") or isinstance(damsm, str):  # a name or folder is loaded
+        damsm = load_damsm(damsm)
     if damsm is not None:
         cfg["vocab"] = damsm.vocab.to_list()
-        cfg["text_encoder"] = dict(damsm.config.get("text_encoder") or cfg["text_encoder"])
+        encoder = damsm.config.get("text_encoder") or cfg["text_encoder"]  # a size dict or a config name
+        cfg["text_encoder"] = dict(encoder) if isinstance(encoder, dict) else encoder
         cfg["max_words"] = damsm.max_words
     source = StackGANpp.from_pretrained(str(init_from)) if init_from is not None else None
     if source is not None:
         cfg["text_scale"] = source.text_scale
+        if damsm is not None and not same_text_encoder(source, damsm):  # a new encoder brings its own scale
+            cfg["text_scale"] = sentence_text_scale(damsm, captions)
     elif "text_scale" not in cfg and damsm is not None:  # see StackGANpp.text_scale
         cfg["text_scale"] = sentence_text_scale(damsm, captions)
     model = StackGANpp(**cfg).to(device)
@@ -190,12 +176,10 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     discs.apply(weights_init)
 
     # every caption's sentence feature, once (the text encoder is frozen)
-    flat = [c for caps in captions for c in caps]
     per_image = len(captions[0])
     model.eval()
-    with torch.no_grad():
-        sentences = torch.cat([model.encode_prompts(flat[i:i + 2000]).sentence.cpu()
-                               for i in range(0, len(flat), 2000)]).view(len(captions), per_image, -1)
+    sentences = encode_captions(model, captions)
+    twin_sentences = encode_captions(model, twin_captions) if twin_captions is not None else None
     sizes = model.image_sizes
 
     betas = (hp["beta1"], hp["beta2"])
@@ -219,6 +203,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
     history: list[dict[str, Any]] = []
     evals: list[dict[str, Any]] = []
+    best: tuple[float, int, list[torch.Tensor]] | None = None
     n = len(images_u8)
     step, start, stop = 0, time.perf_counter(), False
     model.train()
@@ -239,12 +224,17 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             z = torch.randn(b, model.z_dim, generator=gen).to(device)
             eps = torch.randn(b, model.c_dim, generator=gen).to(device)
             fakes, mu, logvar = model(z, sent, eps)
+            twin_mu = None
+            if twin_sentences is not None:
+                with torch.no_grad():
+                    twin_mu = model.condition_mean(twin_sentences[idx, cap].to(device))
 
             row: dict[str, float] = {}
             loss_d_total = 0.0
             for k, (d, opt) in enumerate(zip(discs, opt_ds)):
                 opt.zero_grad(set_to_none=True)
-                loss_d, st = discriminator_loss(d, reals[k], wrongs[k], fakes[k].detach(), mu.detach(), hp["uncond"])
+                loss_d, st = discriminator_loss(d, reals[k], wrongs[k], fakes[k].detach(), mu.detach(), hp["uncond"],
+                                                 twin_mu)
                 loss_d.backward()
                 opt.step()
                 loss_d_total += loss_d.item()
@@ -270,6 +260,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                     + f"  {time.perf_counter() - start:.0f}s")
             if classifier is not None and eval_every and step % eval_every == 0:
                 acc = caption_accuracy(averaged(8), classifier, monitor[:200], seed)
+                if keep_best and (best is None or attribute_accuracy(acc) > best[0]):
+                    best = (attribute_accuracy(acc), step, [a.clone() for a in avg])
                 evals.append({"step": step, "seconds": round(time.perf_counter() - start, 1),
                               **{f"train_{k}": round(v, 4) for k, v in acc.items()}})
                 if log:
@@ -287,6 +279,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         if stop:
             break
 
+    if best is not None:
+        avg = best[2]
     final = averaged(hp.get("bn_batches", 32))
     wall = time.perf_counter() - start
     metrics: dict[str, float] = {}
@@ -307,7 +301,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "recipe": {
             "data": f"{n} shapes images (64x64, resized to {'/'.join(map(str, sizes))} per branch), "
                     f"{per_image} captions each, scaled to [-1, 1]",
-            "text": "frozen DAMSM shapes text encoder (sentence features)" if damsm is not None else "frozen text encoder",
+            "text": (f"frozen DAMSM text encoder of {damsm_label} (sentence features)" if damsm is not None
+                     else "frozen text encoder"),
+            "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
+            "snapshot": (f"the averaged weights at step {best[1]}, best mean attribute accuracy ({best[0]:.4f}) of "
+                         f"the checks on training captions" if best is not None else "the last averaged weights"),
             "objective": ("joint conditional + unconditional BCE per branch (real / mismatched / fake), "
                           f"colour consistency (lambda_1 {hp['color_mu']:g}, lambda_2 {hp['color_cov']:g}, weight "
                           f"{hp['color']:g}), CA KL weight {hp['kl']:g}, unconditional weight {hp['uncond']:g}"),

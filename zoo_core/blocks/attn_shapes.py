@@ -24,6 +24,16 @@ def twin_kinds(asked: str | Sequence[str] | None) -> tuple[str, ...]:
     return kinds
 
 
+def train_twin_captions(n: int, kinds: str | Sequence[str] | None = ("shape",)) -> list[list[str]]:
+    """The twin captions of the first ``n`` train scenes (zoo_core.data.shapes.shape_twins: the
+    same scene with one thing changed): caption slot j comes from the twin of kind
+    ``kinds[j % len(kinds)]``, so every kind asked for serves as a hard negative."""
+    from zoo_core.data.shapes import shape_twins
+
+    of_kind = [shape_twins("train", n, change=k).captions for k in twin_kinds(kinds)]
+    return [[of_kind[j % len(of_kind)][i][j] for j in range(len(of_kind[0][i]))] for i in range(n)]
+
+
 def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool = False,
                 kinds: Sequence[str] = ("shape",)) -> ShapesBatches:
     """Training pairs: the shapes train split (or ``data`` = (x01, captions[, labels[, twin captions]])).
@@ -31,15 +41,13 @@ def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool 
     ``twins`` adds each scene's twin captions (zoo_core.data.shapes.shape_twins: the same scene
     with one shape changed, or as ``kinds`` say: caption slot j comes from the twin of kind
     ``kinds[j % len(kinds)]``), the hard negatives of ``twin_negatives``."""
-    from zoo_core.data.shapes import load_shapes, shape_twins
+    from zoo_core.data.shapes import load_shapes
 
     twin_captions = None
     if data is None:
         x01, captions, labels = load_shapes("train", with_captions=True, with_attributes=True, n=n)
         if twins:
-            of_kind = [shape_twins("train", len(captions), change=k).captions for k in twin_kinds(kinds)]
-            twin_captions = [[of_kind[j % len(of_kind)][i][j] for j in range(len(captions[i]))]
-                             for i in range(len(captions))]
+            twin_captions = train_twin_captions(len(captions), kinds)
     else:
         x01, captions, *rest = data
         labels = rest[0] if rest else None

@@ -50,10 +50,13 @@ def load_shapes_classifier(classifier: Any = None) -> Any:
 
 def resolve_damsm(damsm: Any, cfg: dict[str, Any], shapes_encoder: dict[str, Any]) -> Any:
     """The DAMSM a sentence-conditioned trainer copies its text encoder from: "auto" means the
-    published one when the config's encoder has its size (``shapes_encoder``), else none. Sets
+    published one when the config's encoder has its size (``shapes_encoder``), else none; a name
+    or folder is loaded. Sets
     the config's vocabulary from it, so config.json carries the word list."""
     if damsm == "auto":
         damsm = load_damsm() if cfg.get("text_encoder") == shapes_encoder else None
+    elif isinstance(damsm, str) or hasattr(damsm, "__fspath__"):  # a catalog name or a run folder
+        damsm = load_damsm(damsm)
     if damsm is not None and not cfg.get("vocab"):
         cfg["vocab"] = damsm.vocab.to_list()
     return damsm
@@ -85,6 +88,12 @@ def encode_captions(model: Any, captions: list[list[str]], batch: int = 1000) ->
     flat = [c for caps in captions for c in caps]
     feats = [model.encode_prompts(flat[i:i + batch]).sentence.cpu() for i in range(0, len(flat), batch)]
     return torch.cat(feats).view(len(captions), k, -1)
+
+
+def same_text_encoder(model: Any, damsm: Any) -> bool:
+    """Whether a text-to-image model carries exactly the DAMSM's text encoder weights."""
+    mine, theirs = model.text_encoder.state_dict(), damsm.text_encoder.state_dict()
+    return mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
 
 
 @torch.no_grad()
