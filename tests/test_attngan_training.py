@@ -185,8 +185,8 @@ def test_recipe_values_from_the_command_line_reach_the_objective():
     from zoo_core.blocks.damsm_model import DAMSMEncoders
     from zoo_core.data.shapes import load_shapes
 
-    hp = recipe_with(TRAINING, 32, damsm_lambda=50, lr_d=None)
-    assert (hp["batch_size"], hp["damsm_lambda"], hp["lr_d"]) == (32, 50.0, TRAINING["lr_d"])
+    hp = recipe_with(TRAINING, 32, damsm_lambda=50, lr_g=1e-4, lr_d=None)
+    assert (hp["batch_size"], hp["damsm_lambda"], hp["lr_g"], hp["lr_d"]) == (32, 50.0, 1e-4, TRAINING["lr_d"])
     with pytest.raises(ValueError, match="this recipe has no lr_x; it has"):
         recipe_with(TRAINING, None, lr_x=1e-4)
     for bad in (0, -1, "high", True):
@@ -197,7 +197,8 @@ def test_recipe_values_from_the_command_line_reach_the_objective():
     damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
     data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
     _, five = train("tiny", steps=1, data=data, damsm=damsm, log=None)
-    _, fifty = train("tiny", steps=1, data=data, damsm=damsm, damsm_lambda=50, log=None)
+    _, fifty = train("tiny", steps=1, data=data, damsm=damsm, damsm_lambda=50, lr_g=1e-4, log=None)
+    assert fifty["recipe"]["optimizer"].startswith("Adam lr G 0.0001, D 0.0002")
     assert "+ 50 x DAMSM" in fifty["recipe"]["objective"] and "+ 5 x DAMSM" in five["recipe"]["objective"]
     g5, g50 = five["history"][0], fifty["history"][0]
     damsm5 = 5 * (g5["w_loss"] + g5["s_loss"])

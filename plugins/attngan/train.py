@@ -61,8 +61,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           data: Any = None, damsm: Any = None, evaluate: Any = None, eval_every: int | None = None,
           threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           disc_state: str | None = None, init_from: str | None = None, twin_negatives: str | None = None,
-          keep_best: bool = False, damsm_lambda: float | None = None, lr_d: float | None = None,
-          twin_kinds: str | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          keep_best: bool = False, damsm_lambda: float | None = None, lr_g: float | None = None,
+          lr_d: float | None = None, twin_kinds: str | None = None,
+          log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
@@ -76,13 +77,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     discriminators' mismatched pairs, "d+damsm" for those and the generator's DAMSM term.
     ``keep_best`` ends with the averaged weights of the check (every 300 steps unless
     ``eval_every``) scoring best on 500 training captions, instead of the last ones.
-    ``damsm_lambda`` (the paper: 5 on CUB, 50 on COCO) and ``lr_d`` replace the recipe's.
+    ``damsm_lambda`` (the paper: 5 on CUB, 50 on COCO) and ``lr_g`` / ``lr_d`` replace the recipe's.
     ``twin_kinds`` ("shape" unless asked; "shape,swap" etc.) says which twins give the negatives.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_d=lr_d)
+    hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
