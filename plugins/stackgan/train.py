@@ -159,7 +159,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           eval_every_s: float = 240.0, threads: int | None = 1, device: str = "cpu",
           init_from: str | Path | None = None, reset_ca: bool = False, kl_coeff: float | None = None,
           kl_warmup: int | None = None, twin_negatives: str | None = None, twin_kinds: str | None = None,
-          log: Callable[[str], None] | None = print) -> tuple[StackGAN, dict[str, Any]]:
+          stages: int | list[int] = (1, 2), log: Callable[[str], None] | None = print) -> tuple[StackGAN, dict[str, Any]]:
     """Train Stage-I, then Stage-II, each against its discriminator.
 
     ``data`` is (images (N, 3, H, H) in [0, 1] at the final size, N caption lists); by default the
@@ -175,9 +175,15 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     N lists of twin captions) adds each real image paired with a twin caption's condition as a
     mismatched pair
     (``discriminator_loss``'s ``twin_mu``); ``twin_kinds`` ("shape" unless asked, e.g.
-    "shape,swap") says which twins give them.
+    "shape,swap") says which twins give them. ``stages=2`` trains Stage II only (of a model
+    continued with ``init_from``).
     """
     dataset = "shapes" if data is None else None  # what the saved card names
+    stages = [stages] if isinstance(stages, int) else list(stages)
+    if not stages or any(s not in (1, 2) for s in stages) or len(set(stages)) != len(stages):
+        raise ValueError(f"stages takes 1, 2 or both, not {stages!r}")
+    if 1 not in stages and init_from is None:
+        raise ValueError("training Stage II only needs a trained Stage I: give init_from")
     if threads:
         torch.set_num_threads(threads)
     cfg = get_config(config)
@@ -230,7 +236,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     start_all = time.perf_counter()
     stage_reports = []
 
-    for stage, disc in ((1, disc1), (2, disc2)):
+    for stage, disc in ((s, (disc1, disc2)[s - 1]) for s in sorted(stages)):
         gen_modules = [model.STAGE1_G] if stage == 1 else model.stage2_modules()
         g_params = [p for mod in gen_modules for p in mod.parameters()]
         for p in g_params:
@@ -343,7 +349,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "objective": (f"matching-aware conditional GAN per stage (real/right, real/wrong x 0.5, fake/right x 0.5; "
                           f"Stage II adds unconditional logits), BCE on logits, + {kl_coeff:g} x CA KL"),
             "optimizer": f"Adam lr {lr:g}, betas {betas}, generator and discriminator",
-            "schedule": "Stage I trained first, then Stage II with Stage I fixed",
+            "schedule": ("Stage I trained first, then Stage II with Stage I fixed" if len(stages) == 2 else
+                         f"Stage {'I' if stages == [1] else 'II'} only (the other as continued)"),
             "kl_warmup_steps": kl_warmup,
             "batch_size": batch_size,
             "epochs": [r["epochs"] for r in stage_reports],
