@@ -54,13 +54,14 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           data: Any = None, damsm: Any = None, stream: STREAM | str | None = None, init_from: str | None = None,
           evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           disc_state: str | None = None, twin_negatives: str | None = None, keep_best: bool = False,
-          caption_lambda: float | None = None, lr_g: float | None = None, lr_d: float | None = None, twin_kinds: str | None = None,
+          caption_lambda: float | None = None, lr_g: float | None = None, lr_d: float | None = None,
+          twin_kinds: str | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
     ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
     default none) gives the discriminators shape-twin captions as extra mismatched pairs;
-    ``keep_best`` and ``twin_kinds`` as for AttnGAN's; ``caption_lambda`` (STREAM's weight) and ``lr_g`` / ``lr_d`` replace
-    the recipe's."""
+    ``keep_best`` and ``twin_kinds`` as for AttnGAN's; ``caption_lambda`` (STREAM's weight) and
+    ``lr_g`` / ``lr_d`` replace the recipe's."""
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     name = config if isinstance(config, str) else "small"

@@ -173,9 +173,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``reset_ca`` re-initialises both CA nets; ``kl_warmup`` ramps the KL weight up from 0 over that
     many steps of each stage. ``twin_negatives="d"`` (a deviation; ``data`` then also carries
     N lists of twin captions) adds each real image paired with a twin caption's condition as a
-    mismatched pair
-    (``discriminator_loss``'s ``twin_mu``); ``twin_kinds`` ("shape" unless asked, e.g.
-    "shape,swap") says which twins give them. ``stages=2`` trains Stage II only (of a model
+    mismatched pair (``discriminator_loss``'s ``twin_mu``); ``twin_kinds`` ("shape" unless
+    asked, e.g. "shape,swap") says which twins give them. ``stages=2`` trains Stage II only (of a model
     continued with ``init_from``).
     """
     dataset = "shapes" if data is None else None  # what the saved card names
