@@ -145,7 +145,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     if images_u8.dtype != torch.uint8:
         images_u8 = (images_u8.float().clamp(0, 1) * 255).round().to(torch.uint8)
 
-    damsm_label = damsm_name(damsm) if isinstance(damsm, str) else "damsm-shapes"
+    damsm_label = damsm_name(damsm)  # before it is loaded: the name or folder asked for
     if (damsm is None and name == "small") or isinstance(damsm, str):  # a name or folder is loaded
         damsm = load_damsm(damsm)
     if damsm is not None:
