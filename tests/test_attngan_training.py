@@ -79,6 +79,40 @@ def test_disc_state_carries_the_discriminators_and_moments_to_the_next_run(tmp_p
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_a_continued_generator_grows_residual_blocks_as_identity(tmp_path):
+    from safetensors.torch import load_file
+
+    from plugins.attngan.train import train
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes
+
+    torch.manual_seed(0)
+    small = AttnGAN(**{**TINY, "r_num": 1}).eval()
+    grown = AttnGAN(**{**TINY, "r_num": 2})
+    assert grown.load_growing(small.state_dict()) == ["h_net2.residual.1"]
+    prompt = ["a red circle"] * 2
+    assert torch.equal(small.sample(2, prompt=prompt, generator=0).data,
+                       grown.eval().sample(2, prompt=prompt, generator=0).data)
+    with pytest.raises(ValueError, match="only residual blocks"):
+        AttnGAN(**{**TINY, "r_num": 1}).load_growing(grown.state_dict())
+    with pytest.raises(ValueError, match="r_num"):
+        train("tiny", steps=1, r_num=0, log=None)
+
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    state = tmp_path / "disc.safetensors"
+    first, _ = train({**TINY, "r_num": 1}, steps=1, data=data, damsm=damsm, disc_state=str(state), log=None)
+    first.save_pretrained(tmp_path / "run")
+    lines: list[str] = []
+    model, report = train({**TINY, "r_num": 1}, steps=1, data=data, damsm=damsm, init_from=str(tmp_path / "run"),
+                          disc_state=str(state), r_num=2, log=lines.append)
+    assert model.r_num == 2 and "h_net2.residual.1" in report["recipe"]["warm_start"]
+    assert any("start fresh" in line for line in lines)
+    saved = load_file(str(state))  # the discriminators went on; G's moments began again
+    assert all(float(saved[k]) == 2.0 for k in saved if k.startswith("opt_d0@") and k.endswith("/step"))
+    assert all(float(saved[k]) == 1.0 for k in saved if k.startswith("opt_g@") and k.endswith("/step"))
+
+
 def test_shape_twin_batches_and_training_with_twin_negatives():
     from plugins.attngan.train import train
     from zoo_core.blocks.attn_shapes import shapes_data

@@ -52,14 +52,18 @@ def test_stages_and_glam_attention():
     assert not torch.allclose(sent_ctx, sent_ctx2)
 
 
-def test_starting_from_an_attngan_reproduces_its_images():
+@pytest.mark.parametrize("r_num", [1, 2])
+def test_starting_from_an_attngan_reproduces_its_images(r_num):
     from plugins.attngan.model import AttnGAN
 
     torch.manual_seed(5)
-    attn = AttnGAN(**TINY).eval()
-    mirror = tiny()
+    attn = AttnGAN(**{**TINY, "r_num": 1}).eval()
+    mirror = tiny(r_num=r_num)
     new = mirror.load_attngan(attn.state_dict())
-    assert sorted({k.rsplit(".", 1)[0].split(".", 1)[1] for k in new}) == ["att.conv_sentence_vis", "att.linear", "conv"]
+    parts = {k.rsplit(".", 1)[0].split(".", 1)[1] for k in new}
+    grown = {p for p in parts if p.startswith("residual.")}
+    assert sorted(parts - grown) == ["att.conv_sentence_vis", "att.linear", "conv"]
+    assert bool(grown) == (r_num == 2)  # the added block starts as the identity
     text = mirror.encode_prompts(PROMPTS)
     z, eps = torch.randn(2, mirror.z_dim), torch.randn(2, mirror.c_dim)
     a, b = attn.generate(z, text, eps=eps), mirror.generate(z, text, eps=eps)
@@ -97,7 +101,7 @@ def test_stream_caption_loss_is_the_teacher_forced_cross_entropy():
         assert stream.caption_loss(images, ids, lens) < stream.caption_loss(images, swapped, swapped_lens)
 
 
-def test_one_training_step_uses_the_frozen_stream():
+def test_one_training_step_uses_the_frozen_stream(tmp_path):
     from plugins.mirrorgan.train import train
     from zoo_core.blocks.damsm_model import DAMSMEncoders
     from zoo_core.data.shapes import load_shapes
@@ -135,6 +139,14 @@ def test_one_training_step_uses_the_frozen_stream():
     with pytest.raises(ValueError, match="twin_negatives must be one of none, d,"):
         train("tiny", steps=1, data=(x, caps, labels, twins), damsm=damsm, stream=stream,
               twin_negatives="d+damsm", log=None)  # MirrorGAN's generator has no DAMSM term
+    # a saved MirrorGAN run continues as itself, here with one more residual block (as identity)
+    model.save_pretrained(tmp_path / "run")
+    lines: list[str] = []
+    grown, _ = train("tiny", steps=1, data=(x, caps, labels), damsm=damsm, stream=stream,
+                     init_from=str(tmp_path / "run"), r_num=2, lr_g=1e-12, lr_d=1e-12, log=lines.append)
+    assert grown.r_num == 2 and any("from the MirrorGAN" in line for line in lines)
+    conv = "h_net2.conv.weight"  # no longer the identity an AttnGAN start would have set
+    assert torch.allclose(grown.state_dict()[conv], model.state_dict()[conv], atol=1e-6)
 
 
 def test_save_load_seeded_sampling_and_oov(tmp_path):

@@ -145,6 +145,38 @@ def test_training_state_round_trips_and_refuses_a_different_setup(tmp_path):
         load_training_state(tmp_path / "s.safetensors", {"d": twin}, {})
 
 
+def test_moments_that_no_longer_fit_start_fresh_only_where_allowed(tmp_path):
+    import pytest
+    from torch import nn
+
+    from zoo_core.training_state import load_training_state, save_training_state
+
+    torch.manual_seed(0)
+    d, g = nn.Linear(3, 4), nn.Linear(3, 4)
+    opt_d, opt_g = (torch.optim.Adam(m.parameters(), lr=1e-3) for m in (d, g))
+    (d(torch.randn(5, 3)).sum() + g(torch.randn(5, 3)).sum()).backward()
+    opt_d.step(), opt_g.step()
+    save_training_state(tmp_path / "s.safetensors", {"d": d}, {"opt_d": opt_d, "opt_g": opt_g})
+
+    grown = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 4))  # the generator gained a layer
+    d2 = nn.Linear(3, 4)
+    opt_d2, opt_g2 = torch.optim.Adam(d2.parameters()), torch.optim.Adam(grown.parameters())
+    with pytest.raises(ValueError, match="do not fit"):
+        load_training_state(tmp_path / "s.safetensors", {"d": d2}, {"opt_d": opt_d2, "opt_g": opt_g2})
+    dropped = load_training_state(tmp_path / "s.safetensors", {"d": d2}, {"opt_d": opt_d2, "opt_g": opt_g2},
+                                  lenient=("opt_g",))
+    assert dropped == ["opt_g"] and not opt_g2.state
+    assert torch.equal(d2.weight, d.weight)
+    assert torch.equal(opt_d2.state[d2.weight]["exp_avg"], opt_d.state[d.weight]["exp_avg"])
+    # where they fit, lenient optimisers load as any other
+    g3 = nn.Linear(3, 4)
+    opt_g3 = torch.optim.Adam(g3.parameters())
+    assert load_training_state(tmp_path / "s.safetensors", {"d": nn.Linear(3, 4)},
+                               {"opt_d": torch.optim.Adam(nn.Linear(3, 4).parameters()), "opt_g": opt_g3},
+                               lenient=("opt_g",)) == []
+    assert torch.equal(opt_g3.state[g3.weight]["exp_avg"], opt_g.state[g.weight]["exp_avg"])
+
+
 def test_train_script_passes_device_and_trainer_arguments_and_writes_the_folder(tmp_path, capsys):
     import importlib.util
     import json

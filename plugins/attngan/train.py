@@ -18,7 +18,8 @@ import torch
 
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
-                                         train_with_recipe, training_report, twin_note, with_twin_negatives)
+                                           train_with_recipe, training_report, twin_note, with_residual_blocks,
+                                           with_twin_negatives)
 from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores, word_scores, words_loss
 from zoo_core.blocks.t2i_training import damsm_name
 
@@ -62,7 +63,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           disc_state: str | None = None, init_from: str | None = None, twin_negatives: str | None = None,
           keep_best: bool = False, damsm_lambda: float | None = None, lr_g: float | None = None,
-          lr_d: float | None = None, twin_kinds: str | None = None,
+          lr_d: float | None = None, twin_kinds: str | None = None, r_num: int | None = None,
           log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
@@ -79,6 +80,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``eval_every``) scoring best on 500 training captions, instead of the last ones.
     ``damsm_lambda`` (the paper: 5 on CUB, 50 on COCO) and ``lr_g`` / ``lr_d`` replace the recipe's.
     ``twin_kinds`` ("shape" unless asked; "shape,swap" etc.) says which twins give the negatives.
+    ``r_num`` replaces the config's residual blocks per stage (the paper's 2); blocks a continued
+    generator lacks start as the identity.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
@@ -86,13 +89,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
-    model, damsm = setup_attentional(AttnGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
-                                     device=device)
+    model, damsm = setup_attentional(AttnGAN, with_residual_blocks(get_config(config), r_num), damsm=damsm,
+                                     seed=seed, threads=threads, device=device)
     if init_from is not None:
-        model.load_state_dict(AttnGAN.from_pretrained(str(init_from)).state_dict())
+        added = model.load_growing(AttnGAN.from_pretrained(str(init_from)).state_dict())
         model.use_text_encoder(damsm)  # the generator reads the text encoder of the DAMSM it trains against
         if log:
-            log(f"generator initialised from {init_from}")
+            log(f"generator initialised from {init_from}" + (f"; new identity blocks {', '.join(added)}" if added else ""))
     batches = shapes_data(model, data, twins=twins != "none", kinds=hp["twin_kinds"])
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
     evaluate, final_evaluate = evaluators(evaluate, by_default=isinstance(config, str) and config == "small",
@@ -109,6 +112,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "text_encoder": f"the DAMSM bi-LSTM of {damsm_name(damsm_asked)}, frozen; its image encoder scores G",
         "warm_start": str(init_from) if init_from is not None else None,
     }
+    if init_from is not None and added:
+        recipe["warm_start"] += f" (residual blocks added as identity: {', '.join(added)})"
     report = training_report("attngan", model, batches, hp, run, metrics, recipe=recipe, dataset=dataset,
                              seed=seed, device=device)
     return model.cpu(), report

@@ -28,8 +28,8 @@ class MirrorGAN(AttentionalT2I):
     def load_attngan(self, attngan_state: dict[str, torch.Tensor]) -> list[str]:
         """Start from a trained AttnGAN generator of the same sizes: every shared key is copied,
         and each stage's fusion conv is set to pass [regions, word context] through unchanged
-        and ignore the (new) sentence context, so the starting model generates exactly what the
-        AttnGAN did. Returns the keys that had no AttnGAN counterpart."""
+        and ignore the (new) sentence context, and residual blocks beyond the AttnGAN's start as
+        the identity, so the starting model generates exactly what the AttnGAN did. Returns the keys that had no AttnGAN counterpart."""
         own = self.state_dict()
         new = [k for k in own if k not in attngan_state]
         for k, v in attngan_state.items():
@@ -40,4 +40,5 @@ class MirrorGAN(AttentionalT2I):
             conv = getattr(self, f"h_net{i}").conv.weight  # (2 ngf, 3 ngf, 1, 1)
             conv.zero_()
             conv[:, : 2 * self.ngf, 0, 0] = torch.eye(2 * self.ngf)
+        self.residual_blocks_as_identity(new)  # blocks beyond the AttnGAN's r_num
         return new

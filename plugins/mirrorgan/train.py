@@ -20,7 +20,8 @@ from typing import Any, Callable
 
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
-                                         train_with_recipe, training_report, twin_note, with_twin_negatives)
+                                           train_with_recipe, training_report, twin_note, with_residual_blocks,
+                                           with_twin_negatives)
 from zoo_core.blocks.t2i_training import damsm_name
 
 from .config import STREAM as STREAM_CONFIGS
@@ -55,21 +56,22 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           disc_state: str | None = None, twin_negatives: str | None = None, keep_best: bool = False,
           caption_lambda: float | None = None, lr_g: float | None = None, lr_d: float | None = None,
-          twin_kinds: str | None = None,
+          twin_kinds: str | None = None, r_num: int | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
     ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
     default none) gives the discriminators shape-twin captions as extra mismatched pairs;
     ``keep_best`` and ``twin_kinds`` as for AttnGAN's; ``caption_lambda`` (STREAM's weight) and
-    ``lr_g`` / ``lr_d`` replace the recipe's."""
+    ``lr_g`` / ``lr_d`` replace the recipe's; ``r_num`` as for AttnGAN's (a continued generator's
+    new residual blocks start as the identity)."""
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, caption_lambda=caption_lambda, lr_g=lr_g, lr_d=lr_d)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
-    model, damsm = setup_attentional(MirrorGAN, get_config(config), damsm=damsm, seed=seed, threads=threads,
-                                     device=device)
+    model, damsm = setup_attentional(MirrorGAN, with_residual_blocks(get_config(config), r_num), damsm=damsm,
+                                     seed=seed, threads=threads, device=device)
     batches = shapes_data(model, data, twins=hp["twin_negatives"] != "none", kinds=hp["twin_kinds"])
 
     # STREAM: trained on real pairs, then frozen
@@ -104,8 +106,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         from safetensors.torch import load_file
 
         state = load_file(str(found[0] / "model.safetensors"))
-        if set(state) == set(model.state_dict()):  # a MirrorGAN run: continue it as it is
-            model.load_state_dict(state)
+        if any(k.startswith("h_net") and k.endswith(".conv.weight") for k in state):  # GLAM: a MirrorGAN run
+            model.load_growing(state)
             what = "MirrorGAN"
         else:
             model.load_attngan(state)

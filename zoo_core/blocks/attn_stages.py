@@ -28,7 +28,8 @@ configs start at 32x32 (three ``upBlock``s, ``upsample4`` absent) so that two st
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+import re
+from typing import Any, ClassVar, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -40,6 +41,9 @@ from .text_to_image import GeneratorOutput, TextFeatures, TextToImageModel
 from .upblocks import GetImageG, InitStageG, ResBlock, conv1x1, upBlock
 
 __all__ = ["InitStage", "NEXT_STAGE_G", "NextStageG", "AttentionalT2I", "weights_init", "stage_sizes"]
+
+
+_RESIDUAL = re.compile(r"^(h_net\d+\.residual\.\d+)\.")
 
 
 # -- generator ------------------------------------------------------------------------------
@@ -156,6 +160,28 @@ class AttentionalT2I(TextToImageModel):
         """The generator proper (G_NET), without the frozen text encoder."""
         names = ["ca_net"] + [f"{p}{i}" for i in range(1, self.branch_num + 1) for p in ("h_net", "img_net")]
         return nn.ModuleList([getattr(self, n) for n in names])
+
+    def load_growing(self, state: Mapping[str, torch.Tensor]) -> list[str]:
+        """Load a generator saved with fewer residual blocks per stage (a smaller ``r_num``). The
+        blocks it lacks start as the identity (their last batch norm's scale zero), so the model
+        draws exactly what the saved one drew. Returns the names of the blocks added."""
+        own = self.state_dict()
+        missing = set(own) - set(state)
+        wrong = sorted(set(state) - set(own)) + sorted(k for k in missing if not _RESIDUAL.match(k))
+        if wrong:
+            raise ValueError(f"the saved generator does not fit this {self.family} (only residual blocks "
+                             f"may be added): {', '.join(wrong[:5])}")
+        self.load_state_dict(state, strict=False)
+        return self.residual_blocks_as_identity(missing)
+
+    def residual_blocks_as_identity(self, new_keys: Iterable[str]) -> list[str]:
+        """Zero the last batch-norm scale of every residual block with a key in ``new_keys`` (blocks
+        a loaded state lacked), so each passes its input through; returns their names."""
+        added = sorted({m.group(1) for k in new_keys if (m := _RESIDUAL.match(k))})
+        with torch.no_grad():
+            for name in added:
+                self.get_submodule(name).block[-1].weight.zero_()
+        return added
 
     def generator_parameters(self) -> list[nn.Parameter]:
         return list(self.generator_modules().parameters())

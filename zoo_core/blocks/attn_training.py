@@ -66,6 +66,15 @@ def setup_attentional(cls: type, cfg: dict[str, Any], *, damsm: Any, seed: int,
     return model.to(device), damsm.to(device)
 
 
+def with_residual_blocks(cfg: dict[str, Any], r_num: int | None) -> dict[str, Any]:
+    """The generator config with ``r_num`` residual blocks per next stage (unchanged if None)."""
+    if r_num is None:
+        return cfg
+    if not isinstance(r_num, int) or isinstance(r_num, bool) or r_num < 1:
+        raise ValueError(f"r_num must be a whole number of at least 1, got {r_num!r}")
+    return {**cfg, "r_num": r_num}
+
+
 def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float | None) -> dict[str, Any]:
     """The recipe with a batch size (a GPU run takes larger ones) and any other recipe values
     (``damsm_lambda=50``, ``lr_d=1e-4``) asked for on the command line; None leaves one as is."""
@@ -174,7 +183,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     averaged weights are what the model holds at the end, with batch-norm statistics recomputed.
     ``evaluate(model) -> dict`` runs every ``eval_every`` steps (on the averaged weights).
     ``disc_state`` (a .safetensors file): the discriminators and both optimisers' moments start
-    from it when it exists and are written to it at the end, so a later run continues this one.
+    from it when it exists (G's only if they fit this generator) and are written to it at the
+    end, so a later run continues this one.
     ``twin_negatives`` (``data`` built with twins): each batch's shape twin captions are
     encoded as ``batch["twin_text"]`` (for ``extra_loss``) and the discriminators also see
     real images paired with them as mismatched (``discriminator_loss``'s ``twin_sent``).
@@ -199,7 +209,10 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     state_parts = ({f"netD{i}": d for i, d in enumerate(netsD)},
                    {"opt_g": opt_g, **{f"opt_d{i}": o for i, o in enumerate(opts_d)}})
     if disc_state is not None and Path(disc_state).exists():
-        load_training_state(disc_state, *state_parts)
+        # a generator grown since (more residual blocks, MirrorGAN's GLAM from an AttnGAN) cannot
+        # take the saved G moments; its discriminators still continue
+        if load_training_state(disc_state, *state_parts, lenient=("opt_g",)) and log:
+            log(f"{disc_state}: the generator's optimiser moments do not fit this generator; they start fresh")
 
     def swap_in_average() -> list[torch.Tensor]:
         backup = [p.detach().clone() for p in g_params]
