@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         except json.JSONDecodeError:
             extra[key.replace("-", "_")] = value
 
+    from zoo_core.errors import ZooError
     from zoo_core.lazy import import_object
 
     fam = find_family(args.family)
@@ -106,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     except TypeError as exc:
         if "unexpected keyword" not in str(exc):
             raise
+        print(f"{args.family} trainer: {exc}", file=sys.stderr)
+        return 2
+    except ZooError as exc:  # a trainer argument or data that cannot be used: one line, no traceback
         print(f"{args.family} trainer: {exc}", file=sys.stderr)
         return 2
     model = model.cpu()  # saved and sampled on the CPU whatever it trained on

@@ -197,3 +197,9 @@ def test_train_script_passes_device_and_trainer_arguments_and_writes_the_folder(
     assert (out / "model.safetensors").exists() and (tmp_path / "runs" / "vae-samples.png").exists()
     assert script.main(["vae", "--config", "tiny", "--out", str(tmp_path / "x"), "-K", "no_such_arg=1"]) == 2
     assert "unexpected keyword" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    # a value the trainer refuses, or a config it does not have: one line, nothing written
+    for bad in (["-K", "r_num=0"], ["--config", "huge"]):
+        assert script.main(["attngan", "--config", "tiny", "--out", str(tmp_path / "y"), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err and not (tmp_path / "y").exists()
+    assert "choose one of" in err

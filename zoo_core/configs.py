@@ -4,6 +4,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
+from .errors import BadInputError
+
 
 def pick_config(family: str, configs: Mapping[str, Mapping[str, Any]],
                 name_or_config: str | Mapping[str, Any]) -> dict[str, Any]:
@@ -13,5 +15,5 @@ def pick_config(family: str, configs: Mapping[str, Mapping[str, Any]],
     try:
         return copy.deepcopy(dict(configs[name_or_config]))
     except KeyError:
-        raise ValueError(f"unknown {family} config {name_or_config!r}; choose one of: "
-                         f"{', '.join(configs)}") from None
+        raise BadInputError(f"unknown {family} config {name_or_config!r}; choose one of: "
+                            f"{', '.join(configs)}") from None

@@ -38,5 +38,5 @@ class NotPulledError(HubError):
     """The model's files are not in the local cache and pulling is off."""
 
 
-class BadInputError(ZooError):
-    """An argument that cannot be used (n <= 0, unknown sampler, bad device, ...)."""
+class BadInputError(ZooError, ValueError):
+    """An argument that cannot be used (n <= 0, unknown sampler, bad device, ...): a ValueError too."""

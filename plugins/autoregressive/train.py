@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import torch
 
+from zoo_core.errors import BadInputError
 from zoo_core.training import setup
 
 from .config import get_config
@@ -164,7 +165,7 @@ def train_pixelcnn(config: str | dict[str, Any] = "small", *, epochs: int | None
     x = x.float()
     model = PixelCNN(**cfg).to(device)
     if model.num_classes and y is None:
-        raise ValueError("a class-conditional pixelcnn needs (images, labels) to train")
+        raise BadInputError("a class-conditional pixelcnn needs (images, labels) to train")
     x = model.dequantize(model.quantize(x))  # train on exactly the levels the model sees
     bs = rec["batch_size"]
     per_epoch = max(1, len(x) // bs)

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import torch
 
+from zoo_core.errors import BadInputError
 from zoo_core.training import EpochMeter, setup
 
 from .config import get_config, get_recipe
@@ -32,7 +33,7 @@ def _fit(family: str, config: str | dict[str, Any], *, epochs: int | None, seed:
 
         data = load_digits("train", size=cfg["image_size"])
     if data.shape[1:] != (cfg["channels"], cfg["image_size"], cfg["image_size"]):
-        raise ValueError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
+        raise BadInputError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
 
     if family == "ddpm":
         from .ddpm import DDPM

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import torch
 
+from zoo_core.errors import BadInputError
 from zoo_core.rng import SampleRNG
 from zoo_core.training import (EpochMeter, digits_unless_given, hyperparameters, recipe_for, setup,
                                shuffled_batches)
@@ -75,7 +76,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     data, test = digits_unless_given(data, cfg.get("energy_size") or cfg["image_size"])
     model = EBM(**cfg).to(device)
     if tuple(data.shape[1:]) != model.energy_shape:
-        raise ValueError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
+        raise BadInputError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
     data = data.float().to(device)
     buffer = ReplayBuffer(recipe["buffer_size"], model.energy_shape, reinit=recipe["reinit"],
                           max_age=recipe["max_age"], value_range=model.value_range, generator=gen)

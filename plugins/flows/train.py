@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import torch
 
+from zoo_core.errors import BadInputError
+
 from . import dequantize as dq
 from .config import get_config, get_training
 
@@ -65,7 +67,7 @@ def train(family: str, config: str | dict[str, Any] = "small", *, epochs: int | 
         test_data = load_digits("test", size=cfg["image_size"]) if test_data is None else test_data
     model = build(family, cfg).to(device)
     if tuple(data.shape[1:]) != tuple(model.image_shape):
-        raise ValueError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
+        raise BadInputError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
     data, test_data = data.float().to(device), test_data.float().to(device)
     K, D = model.num_bins, model.data_dim
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import torch
 
+from zoo_core.errors import BadInputError
 from zoo_core.training import (EpochMeter, digits_unless_given, hyperparameters, recipe_for, setup,
                                shuffled_batches)
 
@@ -71,7 +72,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     data, test = digits_unless_given(data, cfg["image_size"])
     model = GSN(**cfg).to(device)
     if tuple(data.shape[1:]) != model.image_shape:
-        raise ValueError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
+        raise BadInputError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
     data = data.float().to(device)
     if recipe["optimizer"] == "sgd":
         opt: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=recipe["momentum"])

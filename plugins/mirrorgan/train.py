@@ -23,6 +23,7 @@ from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_le
                                            train_with_recipe, training_report, twin_note, with_residual_blocks,
                                            with_twin_negatives)
 from zoo_core.blocks.t2i_training import damsm_name
+from zoo_core.errors import BadInputError
 
 from .config import STREAM as STREAM_CONFIGS
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -46,7 +47,7 @@ def stream_loss_term(stream: STREAM, lam: float) -> Callable:
 def build_stream(name: str | dict[str, Any], vocab_size: int, max_words: int) -> STREAM:
     cfg = dict(STREAM_CONFIGS[name]) if isinstance(name, str) else dict(name)
     if cfg.pop("backbone", None):
-        raise ValueError("the paper's STREAM uses an ImageNet ResNet-152; train the small one here")
+        raise BadInputError("the paper's STREAM uses an ImageNet ResNet-152; train the small one here")
     return STREAM(vocab_size, max_words=max_words, **cfg)
 
 

@@ -37,6 +37,7 @@ from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin
 from zoo_core.blocks.conditioning import kl_loss
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, damsm_name,
                                           encode_captions, resolve_damsm, same_text_encoder, sentence_text_scale)
+from zoo_core.errors import BadInputError
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .model import STAGE1_D, StackGAN
@@ -180,9 +181,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     dataset = "shapes" if data is None else None  # what the saved card names
     stages = [stages] if isinstance(stages, int) else list(stages)
     if not stages or any(s not in (1, 2) for s in stages) or len(set(stages)) != len(stages):
-        raise ValueError(f"stages takes 1, 2 or both, not {stages!r}")
+        raise BadInputError(f"stages takes 1, 2 or both, not {stages!r}")
     if 1 not in stages and init_from is None:
-        raise ValueError("training Stage II only needs a trained Stage I: give init_from")
+        raise BadInputError("training Stage II only needs a trained Stage I: give init_from")
     if threads:
         torch.set_num_threads(threads)
     cfg = get_config(config)
@@ -191,7 +192,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     twin_captions = None
     if hp["twin_negatives"] != "none" and data is not None:
         if len(data) < 3:
-            raise ValueError("twin negatives need data = (images, captions, twin captions)")
+            raise BadInputError("twin negatives need data = (images, captions, twin captions)")
         data, twin_captions = (data[0], data[1]), data[2]
     stage_epochs = (hp["stage1_epochs"], hp["stage2_epochs"]) if epochs is None else (epochs, epochs)
     stage_seconds = (hp["stage1_seconds"] if stage1_seconds is None else stage1_seconds,
@@ -218,7 +219,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             ca.fc.reset_parameters()
     classifier, images01, captions = attach_text_and_data(model, damsm, classifier, data, size=model.image_size)
     if images01.shape[-1] != model.image_size:
-        raise ValueError(f"images are {images01.shape[-1]}x{images01.shape[-1]}; this config makes {model.image_size}")
+        raise BadInputError(f"images are {images01.shape[-1]}x{images01.shape[-1]}; this config makes {model.image_size}")
     real2 = images01.float() * 2 - 1
     real1 = F.interpolate(images01.float(), size=(model.stage1_size,) * 2, mode="bilinear",
                           align_corners=False, antialias=True).clamp(0, 1) * 2 - 1

@@ -37,6 +37,7 @@ from zoo_core.blocks.attn_shapes import train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
 from zoo_core.blocks.t2i_training import (attribute_accuracy, damsm_name, encode_captions, load_damsm,
                                           load_shapes_classifier, same_text_encoder, sentence_text_scale)
+from zoo_core.errors import BadInputError
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .losses import discriminator_loss, generator_loss
@@ -124,7 +125,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     hp["kl"] = hp["kl"] if kl_coeff is None else float(kl_coeff)
     if keep_best and not (eval_every and (classifier is not None or name == "small")):
-        raise ValueError("keep_best needs caption-accuracy checks (eval_every and a classifier)")
+        raise BadInputError("keep_best needs caption-accuracy checks (eval_every and a classifier)")
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]
     minutes = hp.get("minutes") if minutes is None else minutes
@@ -139,7 +140,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         twin_captions = train_twin_captions(len(captions), hp["twin_kinds"]) if hp["twin_negatives"] != "none" else None
     else:
         if hp["twin_negatives"] != "none" and len(data) < 3:
-            raise ValueError("twin negatives need data = (images, captions, twin captions)")
+            raise BadInputError("twin negatives need data = (images, captions, twin captions)")
         images_u8, captions = data[0], data[1]
         twin_captions = data[2] if hp["twin_negatives"] != "none" else None
     if images_u8.dtype != torch.uint8:
@@ -162,7 +163,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         cfg["text_scale"] = sentence_text_scale(damsm, captions)
     model = StackGANpp(**cfg).to(device)
     if model.text_encoder is None:
-        raise ValueError("training needs a text encoder (a config with text_encoder set)")
+        raise BadInputError("training needs a text encoder (a config with text_encoder set)")
     if damsm is not None:
         model.use_text_encoder(damsm)
     for name_, module in model.named_children():

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from plugins.dcgan.train import recalibrate_batchnorm
+from zoo_core.errors import BadInputError
 from zoo_core.training import EpochMeter, setup
 
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -53,7 +54,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
         data = load_digits("train", size=cfg["image_size"])
     if data.shape[1:] != (cfg["channels"], cfg["image_size"], cfg["image_size"]):
-        raise ValueError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
+        raise BadInputError(f"data of shape {tuple(data.shape[1:])} does not fit config {cfg}")
     real_all = (data.float() * 2 - 1).to(device)
 
     model = WGANGP(**cfg).to(device)

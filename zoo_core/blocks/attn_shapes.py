@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from ..errors import BadInputError
 from .t2i_training import load_shapes_classifier
 
 
@@ -20,7 +21,7 @@ def twin_kinds(asked: str | Sequence[str] | None) -> tuple[str, ...]:
     or a sequence; default shape), checked."""
     kinds = tuple(k.strip() for k in (asked.split(",") if isinstance(asked, str) else asked or ("shape",)))
     if not kinds or len(set(kinds)) != len(kinds) or any(k not in TWIN_KINDS for k in kinds):
-        raise ValueError(f"twin_kinds takes distinct kinds among {', '.join(TWIN_KINDS)}, not {asked!r}")
+        raise BadInputError(f"twin_kinds takes distinct kinds among {', '.join(TWIN_KINDS)}, not {asked!r}")
     return kinds
 
 
@@ -53,7 +54,7 @@ def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool 
         labels = rest[0] if rest else None
         if twins:
             if len(rest) < 2:
-                raise ValueError("twin negatives need data = (x01, captions, labels, twin captions)")
+                raise BadInputError("twin negatives need data = (x01, captions, labels, twin captions)")
             twin_captions = rest[1]
     class_ids = scene_class_ids(labels) if labels is not None else None
     return ShapesBatches(x01, captions, model.vocab, model.max_words, model.sizes, class_ids, twin_captions)

@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from ..errors import BadInputError
 from ..training_state import load_training_state, save_training_state
 from .attn_discriminators import discriminator_loss, generator_adversarial_loss, make_discriminator
 from .attn_stages import AttentionalT2I
@@ -71,7 +72,7 @@ def with_residual_blocks(cfg: dict[str, Any], r_num: int | None) -> dict[str, An
     if r_num is None:
         return cfg
     if not isinstance(r_num, int) or isinstance(r_num, bool) or r_num < 1:
-        raise ValueError(f"r_num must be a whole number of at least 1, got {r_num!r}")
+        raise BadInputError(f"r_num must be a whole number of at least 1, got {r_num!r}")
     return {**cfg, "r_num": r_num}
 
 
@@ -81,10 +82,10 @@ def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float |
     asked = {"batch_size": batch_size, **overrides}
     unknown = sorted(k for k in asked if k not in hp)
     if unknown:
-        raise ValueError(f"this recipe has no {', '.join(unknown)}; it has {', '.join(sorted(hp))}")
+        raise BadInputError(f"this recipe has no {', '.join(unknown)}; it has {', '.join(sorted(hp))}")
     for key, value in asked.items():
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
-            raise ValueError(f"{key} must be a positive number, not {value!r}")
+            raise BadInputError(f"{key} must be a positive number, not {value!r}")
     return {**hp, **{k: (int(v) if k == "batch_size" else float(v)) for k, v in asked.items() if v is not None}}
 
 
@@ -100,9 +101,9 @@ def with_twin_negatives(hp: dict[str, Any], asked: str | None, choices: dict[str
 
     setting = hp.get("twin_negatives", "none") if asked is None else asked
     if setting not in choices:
-        raise ValueError(f"twin_negatives must be one of {', '.join(choices)}, not {asked!r}")
+        raise BadInputError(f"twin_negatives must be one of {', '.join(choices)}, not {asked!r}")
     if kinds is not None and setting == "none":
-        raise ValueError("twin_kinds needs twin_negatives (e.g. -K twin_negatives=d)")
+        raise BadInputError("twin_kinds needs twin_negatives (e.g. -K twin_negatives=d)")
     return {**hp, "twin_negatives": setting, "twin_kinds": ",".join(twin_kinds(kinds))}
 
 
@@ -193,11 +194,11 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     should then score training captions. Returns the training history and counters.
     """
     if steps is None and minutes is None:
-        raise ValueError("give steps or minutes")
+        raise BadInputError("give steps or minutes")
     if keep_best and (evaluate is None or not eval_every):
-        raise ValueError("keep_best needs an evaluator run every eval_every steps")
+        raise BadInputError("keep_best needs an evaluator run every eval_every steps")
     if twin_negatives and data.twin_ids is None:
-        raise ValueError("twin_negatives needs training data built with twins (shapes_data(..., twins=True))")
+        raise BadInputError("twin_negatives needs training data built with twins (shapes_data(..., twins=True))")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     dev = model.device

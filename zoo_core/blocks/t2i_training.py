@@ -14,6 +14,8 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from ..errors import BadInputError
+
 DAMSM = "damsm.shapes"
 CLASSIFIER = "shapes-classifier.small"
 
@@ -70,7 +72,7 @@ def attach_text_and_data(model: Any, damsm: Any, classifier: Any, data: Any,
     if damsm is not None:
         model.use_text_encoder(damsm)
     if model.text_encoder is None:
-        raise ValueError("training needs a text encoder (this config reads embeddings only)")
+        raise BadInputError("training needs a text encoder (this config reads embeddings only)")
     if classifier == "auto":
         classifier = load_shapes_classifier() if data is None else None
     if data is None:
