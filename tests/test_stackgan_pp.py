@@ -71,16 +71,24 @@ def test_conditional_logit_reads_the_condition_and_the_unconditional_one_does_no
     torch.manual_seed(0)
     d = DNet(16, 4, 8).eval()
     x = torch.randn(4, 3, 16, 16)
-    a, b = d(x, torch.randn(4, 8)), d(x, torch.randn(4, 8))
+    c1, c2 = torch.randn(4, 8), torch.randn(4, 8)
+    a, b = d(x, c1), d(x, c2)
     assert not torch.allclose(a[0], b[0]) and torch.equal(a[1], b[1])
+    code = d.encode(x)  # one image code scored against two conditions gives the same logits
+    assert all(torch.allclose(u, v) for u, v in zip(d.scores(code, c2), b))
 
 
 class StubD(nn.Module):
     """Scores an image by its first pixel: cond = v + c.sum(), uncond = 2v."""
 
-    def forward(self, x, c):
-        v = x[:, 0, 0, 0]
+    def encode(self, x):
+        return x[:, 0, 0, 0]
+
+    def scores(self, v, c):
         return [v + c.sum(1), 2 * v]
+
+    def forward(self, x, c):
+        return self.scores(self.encode(x), c)
 
 
 def test_joint_discriminator_loss_labels_mismatched_pairs_fake_but_their_images_real():

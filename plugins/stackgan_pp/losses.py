@@ -23,12 +23,13 @@ def discriminator_loss(d: nn.Module, real: torch.Tensor, wrong: torch.Tensor, fa
     caption (its scene with one thing changed), a mismatched pair too; the conditional wrong term
     becomes the mean of the two, so its weight stays the original's."""
     bce = F.binary_cross_entropy_with_logits
-    r, w, f = d(real, mu), d(wrong, mu), d(fake, mu)
+    real_code = d.encode(real)  # scored with the right caption, and with the twin's
+    r, w, f = d.scores(real_code, mu), d(wrong, mu), d(fake, mu)
     one, zero = torch.ones_like(r[0]), torch.zeros_like(r[0])
     err_wrong = bce(w[0], zero)
     stats = {}
     if twin_mu is not None:
-        t = d(real, twin_mu)[0]
+        t = d.scores(real_code, twin_mu)[0]
         err_wrong = (err_wrong + bce(t, torch.zeros_like(t))) / 2
         stats["d_twin"] = torch.sigmoid(t).mean().item()
     loss = bce(r[0], one) + err_wrong + bce(f[0], zero)

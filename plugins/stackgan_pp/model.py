@@ -203,7 +203,11 @@ class DNet(nn.Module):
         return h
 
     def forward(self, x: torch.Tensor, c_code: torch.Tensor | None = None) -> list[torch.Tensor]:
-        x_code = self.encode(x)
+        return self.scores(self.encode(x), c_code)
+
+    def scores(self, x_code: torch.Tensor, c_code: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """[conditional, unconditional] logits of an image code from ``encode`` (one code can be
+        scored against several conditions)."""
         if self.bcondition and c_code is not None:
             c = c_code.view(-1, self.ef_dim, 1, 1).expand(-1, -1, 4, 4)
             h_c_code = self.jointConv(torch.cat((c, x_code), 1))
