@@ -21,6 +21,7 @@ from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_le
                                            train_with_recipe, training_report, twin_note, with_residual_blocks,
                                            with_twin_negatives)
 from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores, word_scores, words_loss
+from zoo_core.blocks.mode_seeking import objective_note
 from zoo_core.blocks.t2i_training import damsm_name
 
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -64,7 +65,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           disc_state: str | None = None, init_from: str | None = None, twin_negatives: str | None = None,
           keep_best: bool = False, damsm_lambda: float | None = None, lr_g: float | None = None,
           lr_d: float | None = None, twin_kinds: str | None = None, r_num: int | None = None,
-          log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          mode_seeking: float | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
@@ -81,12 +82,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``damsm_lambda`` (the paper: 5 on CUB, 50 on COCO) and ``lr_g`` / ``lr_d`` replace the recipe's.
     ``twin_kinds`` ("shape" unless asked; "shape,swap" etc.) says which twins give the negatives.
     ``r_num`` replaces the config's residual blocks per stage (the paper's 2); blocks a continued
-    generator lacks start as the identity.
+    generator lacks start as the identity. ``mode_seeking`` (not in the paper) weighs a term
+    rewarding different images from different noise for one caption (``blocks.mode_seeking``).
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d)
+    hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d, mode_seeking=mode_seeking)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, with_residual_blocks(get_config(config), r_num), damsm=damsm,
@@ -107,7 +109,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                                      final_evaluate=final_evaluate)
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
-                     f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)",
+                     f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)"
+                     + objective_note(hp["mode_seeking"]),
         "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
         "text_encoder": f"the DAMSM bi-LSTM of {damsm_name(damsm_asked)}, frozen; its image encoder scores G",
         "warm_start": str(init_from) if init_from is not None else None,

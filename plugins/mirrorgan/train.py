@@ -22,6 +22,7 @@ from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
                                            train_with_recipe, training_report, twin_note, with_residual_blocks,
                                            with_twin_negatives)
+from zoo_core.blocks.mode_seeking import objective_note
 from zoo_core.blocks.t2i_training import damsm_name
 from zoo_core.errors import BadInputError
 
@@ -57,19 +58,20 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           evaluate: Any = None, eval_every: int | None = None, threads: int | None = 1, device: str = "cpu", batch_size: int | None = None,
           disc_state: str | None = None, twin_negatives: str | None = None, keep_best: bool = False,
           caption_lambda: float | None = None, lr_g: float | None = None, lr_d: float | None = None,
-          twin_kinds: str | None = None, r_num: int | None = None,
+          twin_kinds: str | None = None, r_num: int | None = None, mode_seeking: float | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
     ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
     default none) gives the discriminators shape-twin captions as extra mismatched pairs;
     ``keep_best`` and ``twin_kinds`` as for AttnGAN's; ``caption_lambda`` (STREAM's weight) and
     ``lr_g`` / ``lr_d`` replace the recipe's; ``r_num`` as for AttnGAN's (a continued generator's
-    new residual blocks start as the identity)."""
+    new residual blocks start as the identity) and ``mode_seeking``."""
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    hp = recipe_with(hp, batch_size, caption_lambda=caption_lambda, lr_g=lr_g, lr_d=lr_d)
+    hp = recipe_with(hp, batch_size, caption_lambda=caption_lambda, lr_g=lr_g, lr_d=lr_d,
+                     mode_seeking=mode_seeking)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     model, damsm = setup_attentional(MirrorGAN, with_residual_blocks(get_config(config), r_num), damsm=damsm,
                                      seed=seed, threads=threads, device=device)
@@ -129,7 +131,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                                      final_evaluate=final_evaluate)
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['caption_lambda']:g} x STREAM caption "
-                     f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)",
+                     f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)" + objective_note(hp["mode_seeking"]),
         "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
         "STEM": f"the DAMSM bi-LSTM text encoder of {damsm_name(damsm_asked)}, frozen",
         "STREAM": f"captioner: frozen DAMSM-shapes image trunk + trained linear/BN + LSTM decoder, trained on real "

@@ -17,6 +17,7 @@ from .attn_discriminators import discriminator_loss, generator_adversarial_loss,
 from .attn_stages import AttentionalT2I
 from .attn_shapes import ShapesBatches
 from .conditioning import kl_loss
+from .mode_seeking import first_rows, mode_seeking_loss, with_pairs
 from .t2i_training import attribute_accuracy, load_damsm
 
 
@@ -174,7 +175,7 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
                       betas: tuple[float, float] = (0.5, 0.999), kl_weight: float = 1.0, ema: float = 0.999,
                       seed: int = 0, evaluate: Any = None, eval_every: int = 0, log_every: int = 50,
                       bn_batches: int = 20, disc_state: str | None = None, twin_negatives: bool = False,
-                      keep_best: bool = False, log: Any = print) -> dict[str, Any]:
+                      keep_best: bool = False, mode_seeking: float = 0.0, log: Any = print) -> dict[str, Any]:
     """Alternate D and G updates as the originals' trainers do, for ``steps`` updates or until
     ``minutes`` of wall time have passed (whichever comes first).
 
@@ -191,7 +192,9 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     real images paired with them as mismatched (``discriminator_loss``'s ``twin_sent``).
     ``keep_best``: the model ends with the averaged weights of the evaluation with the best mean
     attribute accuracy (``t2i_training.attribute_accuracy``), not the last ones; ``evaluate``
-    should then score training captions. Returns the training history and counters.
+    should then score training captions. ``mode_seeking`` (a deviation, off by default): the
+    weight of ``mode_seeking.mode_seeking_loss`` on pairs made of a quarter of each batch's
+    captions drawn twice. Returns the training history and counters.
     """
     if steps is None and minutes is None:
         raise BadInputError("give steps or minutes")
@@ -251,7 +254,12 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
         b["twin_text"] = twin
         noise = torch.randn(len(idx), model.z_dim, generator=gen).to(dev)
         eps = torch.randn(len(idx), model.c_dim, generator=gen).to(dev)
-        out = model.generate(noise, text, eps=eps)
+        if mode_seeking > 0:  # a quarter of the captions again with new noise, for the pairs
+            noise_all, eps_all, text_all = with_pairs(noise, eps, text, max(1, len(idx) // 4), gen)
+            out_all = model.generate(noise_all, text_all, eps=eps_all)
+            out = first_rows(out_all, len(idx))
+        else:
+            out = model.generate(noise, text, eps=eps)
 
         stats: dict[str, float] = {}
         loss_d_total = 0.0
@@ -273,6 +281,10 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
         kl = kl_loss(out.mu, out.logvar)
         extra, extra_stats = extra_loss(model, out, b, text)
         loss_g = adv + kl_weight * kl + extra
+        if mode_seeking > 0:
+            ms = mode_seeking_loss(out_all.images[-1], noise_all, len(idx))
+            loss_g = loss_g + mode_seeking * ms
+            extra_stats = {**extra_stats, "ms": float(ms.detach())}
         loss_g.backward()
         opt_g.step()
         for d in netsD:
@@ -334,7 +346,8 @@ def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: An
                             eval_every=eval_every or (300 if evaluate else 0),
                             log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"],
                             disc_state=disc_state, twin_negatives=hp.get("twin_negatives", "none") != "none",
-                            keep_best=bool(hp.get("keep_best")), log=log)
+                            keep_best=bool(hp.get("keep_best")), mode_seeking=hp.get("mode_seeking", 0.0),
+                            log=log)
     metrics: dict[str, Any] = {}
     final_evaluate = final_evaluate if final_evaluate is not None else evaluate
     if final_evaluate is not None:
