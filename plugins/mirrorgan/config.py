@@ -22,10 +22,10 @@ from zoo_core.configs import pick_config
 PAPER: dict[str, Any] = {"text_encoder": "paper-cub", "max_words": 18, "z_dim": 100, "ncf": 100, "ngf": 32,
                          "branch_num": 3, "r_num": 2, "init_size": 64, "ndf": 64}
 
-# Trained here on CPU (64x64 shapes): AttnGAN's SMALL layout (32x32 then 64x64, ngf 16, one
-# residual block, CA 64, text features x8), so it can start from a trained AttnGAN generator.
+# Trained here on CPU (64x64 shapes): AttnGAN's SMALL layout (32x32 then 64x64, ngf 16, two
+# residual blocks, CA 64, text features x8), so it can start from a trained AttnGAN generator.
 SMALL: dict[str, Any] = {"text_encoder": "small", "max_words": 18, "z_dim": 64, "ncf": 64, "ngf": 16,
-                         "branch_num": 2, "r_num": 1, "init_size": 32, "ndf": 16, "text_scale": 8.0}
+                         "branch_num": 2, "r_num": 2, "init_size": 32, "ndf": 16, "text_scale": 8.0}
 
 # For tests: the original layout (64x64, then 128x128) at toy widths.
 TINY: dict[str, Any] = {"text_encoder": "tiny", "max_words": 18, "z_dim": 8, "ncf": 8, "ngf": 4,
