@@ -94,6 +94,20 @@ def test_matching_aware_discriminator_scores_three_pairs():
     assert torch.sigmoid(scores["real"]).min() > torch.sigmoid(scores["wrong"]).max()
 
 
+def test_twin_captions_join_the_wrong_term_at_its_weight():
+    model = tiny()
+    disc = model.make_discriminator().eval()  # eval: the same numbers for every call
+    real, fake = torch.rand(2, 3, 64, 64) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    text = model.encode_prompts(["a red circle", "a blue square"]).sentence
+    twin = model.encode_prompts(["a red star", "a blue cross"]).sentence
+    loss, scores = discriminator_loss(disc, real, text, fake, cls_weight=0.5, twin_text=twin)
+    bce = F.binary_cross_entropy_with_logits
+    wrong = (bce(disc(real, text.roll(1, 0)), torch.zeros(2)) + bce(disc(real, twin), torch.zeros(2))) / 2
+    by_hand = bce(disc(real, text), torch.ones(2)) + 0.5 * wrong + 0.5 * bce(disc(fake, text), torch.zeros(2))
+    assert torch.allclose(loss, by_hand) and torch.equal(scores["twin"], disc(real, twin))
+    assert "twin" not in discriminator_loss(disc, real, text, fake)[1]
+
+
 def test_gan_int_interpolates_halves_of_a_batch():
     t = torch.arange(12.0).view(6, 2)
     mixed = interpolate_embeddings(t, 0.5)
@@ -134,6 +148,14 @@ def test_one_training_step_changes_generator_not_encoder():
     assert not torch.equal(init.netG[0].weight, model.netG[0].weight)
     assert not torch.equal(init.projection[0].weight, model.projection[0].weight)
     assert torch.equal(init.text_encoder.encoder.weight, model.text_encoder.encoder.weight)  # frozen
+    assert report["recipe"]["hard_negatives"] is None and "d_twin" not in report["final"]
+    from zoo_core.data.shapes import shape_twins
+
+    twins = shape_twins("train", 16).captions
+    _, with_twins = train("tiny", data=(x, caps, twins), max_steps=2, twin_negatives="d", log=None)
+    assert 0 < with_twins["final"]["d_twin"] < 1 and with_twins["recipe"]["hard_negatives"].startswith("shape-twin")
+    with pytest.raises(ValueError, match="twin captions"):
+        train("tiny", data=(x, caps), max_steps=2, twin_negatives="d", log=None)
 
 
 def test_save_load_round_trip(tmp_path):

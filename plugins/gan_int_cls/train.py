@@ -26,15 +26,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, encode_captions,
-                                          resolve_damsm)
+from zoo_core.blocks.attn_shapes import train_twin_captions
+from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
+from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, damsm_name,
+                                          encode_captions, resolve_damsm)
+from zoo_core.errors import BadInputError
 from zoo_core.training_state import load_training_state, save_training_state
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .model import GANINTCLS
 
-
-
+# Twin-caption hard negatives (not in the paper): what each setting of twin_negatives adds.
+TWIN_NEGATIVES = {"none": None, "d": TWIN_NEGATIVES_D}
+STAT_KEYS = ("loss_d", "loss_g", "d_real", "d_wrong", "d_fake")
 
 
 @torch.no_grad()
@@ -83,17 +87,23 @@ def interpolate_embeddings(text: torch.Tensor, beta: float = 0.5) -> torch.Tenso
 
 
 def discriminator_loss(disc: nn.Module, real: torch.Tensor, text: torch.Tensor, fake: torch.Tensor,
-                       cls_weight: float = 0.5) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                       cls_weight: float = 0.5,
+                       twin_text: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """GAN-CLS: (real, right text) -> real; (real, wrong text) x cls_weight and (fake, right text)
-    x (1 - cls_weight) -> fake. The wrong text of image i is the caption of image i - 1."""
+    x (1 - cls_weight) -> fake. The wrong text of image i is the caption of image i - 1.
+
+    ``twin_text`` (a deviation, off in the paper's recipe): the embeddings of each real image's
+    twin caption (its scene with one thing changed), a mismatched pair too; the wrong term becomes
+    the mean of the two, so its weight stays the original's."""
     scores = {"real": disc(real, text), "wrong": disc(real, text.roll(1, 0)), "fake": disc(fake.detach(), text)}
     bce = F.binary_cross_entropy_with_logits
-    loss = (bce(scores["real"], torch.ones_like(scores["real"]))
-            + cls_weight * bce(scores["wrong"], torch.zeros_like(scores["wrong"]))
+    err_wrong = bce(scores["wrong"], torch.zeros_like(scores["wrong"]))
+    if twin_text is not None:
+        scores["twin"] = disc(real, twin_text)
+        err_wrong = (err_wrong + bce(scores["twin"], torch.zeros_like(scores["twin"]))) / 2
+    loss = (bce(scores["real"], torch.ones_like(scores["real"])) + cls_weight * err_wrong
             + (1 - cls_weight) * bce(scores["fake"], torch.zeros_like(scores["fake"])))
     return loss, scores
-
-
 
 
 def _pick_prompts(captions: list[list[str]], n: int, seed: int) -> list[str]:
@@ -108,8 +118,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           classifier: Any = "auto", batch_size: int | None = None, lr: float | None = None,
           max_steps: int | None = None, max_seconds: float | None = None, eval_every_s: float = 240.0,
           threads: int | None = 1, device: str = "cpu", init_from: str | Path | None = None,
-          disc_state: str | Path | None = None,
-          log: Callable[[str], None] | None = print) -> tuple[GANINTCLS, dict[str, Any]]:
+          disc_state: str | Path | None = None, twin_negatives: str | None = None,
+          twin_kinds: str | None = None, log: Callable[[str], None] | None = print) -> tuple[GANINTCLS, dict[str, Any]]:
     """Train the generator against a matching-aware discriminator built from the same config.
 
     ``data`` is (images (N, 3, 64, 64) in [0, 1], N caption lists); by default the shapes train
@@ -119,13 +129,23 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     reported caption accuracy ("auto": the published one, unless ``data`` is given; None: skip).
     ``max_steps`` / ``max_seconds`` stop early. ``init_from`` (a saved model folder) warm-starts
     the generator; ``disc_state`` (a .safetensors file) warm-starts the discriminator and the optimisers
-    when it exists and receives their final state (to continue a run).
+    when it exists and receives their final state (to continue a run). ``twin_negatives="d"`` (a
+    deviation; ``data`` then also carries N lists of twin captions) adds each real image paired
+    with a twin caption as a mismatched pair; ``twin_kinds`` ("shape" unless asked, e.g.
+    "shape,swap") says which twins give them.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
         torch.set_num_threads(threads)
     cfg = get_config(config)
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
+    hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
+    twin_captions = None
+    if hp["twin_negatives"] != "none" and data is not None:
+        if len(data) < 3:
+            raise BadInputError("twin negatives need data = (images, captions, twin captions)")
+        data, twin_captions = (data[0], data[1]), data[2]
+    damsm_label = "damsm-shapes" if damsm in ("auto", None) else damsm_name(damsm)
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]
     lr = lr or hp["lr"]
@@ -140,6 +160,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     classifier, images01, captions = attach_text_and_data(model, damsm, classifier, data)
     real_all = images01.float() * 2 - 1  # [0, 1] -> [-1, 1], the tanh range
     sentences = encode_captions(model, captions)  # (N, k, text_dim), frozen encoder
+    if hp["twin_negatives"] != "none" and twin_captions is None:
+        twin_captions = train_twin_captions(len(captions), hp["twin_kinds"])
+    twin_sentences = encode_captions(model, twin_captions) if twin_captions is not None else None
     n_images, n_caps = sentences.shape[:2]
     select_prompts = _pick_prompts(captions, 300, seed + 1) if classifier is not None else []
 
@@ -156,7 +179,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         recalibrate_batchnorm(model, sentences, generator=torch.Generator().manual_seed(seed + 2))
         run.offer(model, caption_accuracy(model, classifier, select_prompts, seed=seed + 3))
 
-    run = EpochRun(("loss_d", "loss_g", "d_real", "d_wrong", "d_fake"), max_steps=max_steps, max_seconds=max_seconds,
+    run = EpochRun(STAT_KEYS + (("d_twin",) if twin_sentences is not None else ()), max_steps=max_steps,
+                   max_seconds=max_seconds,
                    eval_every_s=eval_every_s, check=check if classifier is not None else None, log=log)
 
     model.train()
@@ -178,7 +202,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
             # D: real/right -> 1; real/wrong and fake/right -> 0 (weights cls_w, 1 - cls_w)
             opt_d.zero_grad(set_to_none=True)
-            loss_d, scores = discriminator_loss(disc, real, text, fake, cls_w)
+            twin = None if twin_sentences is None else twin_sentences[idx, cols].to(device)
+            loss_d, scores = discriminator_loss(disc, real, text, fake, cls_w, twin)
             loss_d.backward()
             opt_d.step()
             s_real, s_wrong, s_fake = scores["real"], scores["wrong"], scores["fake"]
@@ -191,10 +216,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             loss_g.backward()
             opt_g.step()
 
-            stop = run.record({"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-                               "d_real": torch.sigmoid(s_real).mean().item(),
-                               "d_wrong": torch.sigmoid(s_wrong).mean().item(),
-                               "d_fake": torch.sigmoid(s_fake).mean().item()})
+            stats = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_real": torch.sigmoid(s_real).mean().item(),
+                     "d_wrong": torch.sigmoid(s_wrong).mean().item(), "d_fake": torch.sigmoid(s_fake).mean().item()}
+            if "twin" in scores:
+                stats["d_twin"] = torch.sigmoid(scores["twin"]).mean().item()
+            stop = run.record(stats)
             if stop:
                 break
         row = run.end_epoch(epoch)
@@ -229,7 +255,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "recipe": {
             "data": f"{n_images} shapes images (64x64 RGB) scaled to [-1, 1], {n_caps} captions each; "
                     f"one caption drawn per image per step",
-            "text_embedding": "frozen DAMSM sentence feature (damsm-shapes bi-LSTM), not char-CNN-RNN",
+            "text_embedding": f"frozen DAMSM sentence feature ({damsm_label} bi-LSTM), not char-CNN-RNN",
+            "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
             "objective": (f"GAN-CLS: D on (real, right) vs (real, wrong) x {cls_w:g} and (fake, right) x "
                           f"{1 - cls_w:g}; G non-saturating, plus GAN-INT: interpolated embeddings "
                           f"(beta {beta:g}) weighted {interp_w:g}; BCE on logits"),
@@ -246,7 +273,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "device": f"{device}, torch threads: {torch.get_num_threads()}",
         },
         "wall_time_s": round(run.seconds(), 1),
-        "final": run.final(("loss_d", "loss_g", "d_real", "d_wrong", "d_fake")),
+        "final": run.final(STAT_KEYS + (("d_twin",) if twin_sentences is not None else ())),
         "history": run.history,
         "evaluations": run.evals,
         "metrics": metrics,
