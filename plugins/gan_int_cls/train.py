@@ -26,11 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_core.blocks.attn_shapes import train_twin_captions
+from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, damsm_name,
                                           encode_captions, resolve_damsm)
-from zoo_core.errors import BadInputError
 from zoo_core.training_state import load_training_state, save_training_state
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
@@ -140,11 +139,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     cfg = get_config(config)
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
-    twin_captions = None
-    if hp["twin_negatives"] != "none" and data is not None:
-        if len(data) < 3:
-            raise BadInputError("twin negatives need data = (images, captions, twin captions)")
-        data, twin_captions = (data[0], data[1]), data[2]
+    data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
     damsm_label = "damsm-shapes" if damsm in ("auto", None) else damsm_name(damsm)
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]

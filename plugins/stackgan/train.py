@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_core.blocks.attn_shapes import train_twin_captions
+from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
 from zoo_core.blocks.conditioning import kl_loss
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, damsm_name,
@@ -189,11 +189,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     cfg = get_config(config)
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
-    twin_captions = None
-    if hp["twin_negatives"] != "none" and data is not None:
-        if len(data) < 3:
-            raise BadInputError("twin negatives need data = (images, captions, twin captions)")
-        data, twin_captions = (data[0], data[1]), data[2]
+    data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
     stage_epochs = (hp["stage1_epochs"], hp["stage2_epochs"]) if epochs is None else (epochs, epochs)
     stage_seconds = (hp["stage1_seconds"] if stage1_seconds is None else stage1_seconds,
                      hp["stage2_seconds"] if stage2_seconds is None else stage2_seconds)

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_core.blocks.attn_shapes import train_twin_captions
+from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
 from zoo_core.blocks.t2i_training import (attribute_accuracy, damsm_name, encode_captions, load_damsm,
                                           load_shapes_classifier, same_text_encoder, sentence_text_scale)
@@ -139,10 +139,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         images_u8, captions = shapes.images, shapes.captions
         twin_captions = train_twin_captions(len(captions), hp["twin_kinds"]) if hp["twin_negatives"] != "none" else None
     else:
-        if hp["twin_negatives"] != "none" and len(data) < 3:
-            raise BadInputError("twin negatives need data = (images, captions, twin captions)")
+        data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
         images_u8, captions = data[0], data[1]
-        twin_captions = data[2] if hp["twin_negatives"] != "none" else None
     if images_u8.dtype != torch.uint8:
         images_u8 = (images_u8.float().clamp(0, 1) * 255).round().to(torch.uint8)
 

@@ -35,6 +35,16 @@ def train_twin_captions(n: int, kinds: str | Sequence[str] | None = ("shape",)) 
     return [[of_kind[j % len(of_kind)][i][j] for j in range(len(of_kind[0][i]))] for i in range(n)]
 
 
+def split_twin_captions(data: Any, twins: bool) -> tuple[Any, list[list[str]] | None]:
+    """A trainer's ``data`` = (images, captions[, twin captions]) -> ((images, captions), twin
+    captions or None); None data stays None (the trainer draws the train split's twins)."""
+    if data is None or not twins:
+        return data, None
+    if len(data) < 3:
+        raise BadInputError("twin negatives need data = (images, captions, twin captions)")
+    return (data[0], data[1]), data[2]
+
+
 def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool = False,
                 kinds: Sequence[str] = ("shape",)) -> ShapesBatches:
     """Training pairs: the shapes train split (or ``data`` = (x01, captions[, labels[, twin captions]])).
