@@ -265,3 +265,39 @@ def test_twin_kinds_mix_caption_slots_and_are_checked():
                       twin_kinds="swap", log=None)
     note = report["recipe"]["hard_negatives"]
     assert note.startswith("twin captions as extra mismatched pairs") and note.endswith("twins: swap")
+
+
+def test_discriminator_warmup_keeps_the_generator_and_ndf_widens_the_discriminators(tmp_path):
+    from safetensors.torch import load_file
+
+    from plugins.attngan.config import TRAINING
+    from plugins.attngan.train import train
+    from zoo_core.blocks.attn_training import recipe_with
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes
+
+    assert recipe_with(TRAINING, None, d_warmup=0)["d_warmup"] == 0
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="d_warmup must be a whole number of at least 0"):
+            recipe_with(TRAINING, None, d_warmup=bad)
+    with pytest.raises(ValueError, match="ndf must be a whole number"):
+        train("tiny", steps=1, ndf=0, log=None)
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    first, _ = train("tiny", steps=1, data=data, damsm=damsm, log=None)
+    first.save_pretrained(tmp_path / "run")
+    state = tmp_path / "disc.safetensors"
+    params = lambda m: {n: p.detach().clone() for n, p in m.named_parameters()}  # noqa: E731
+    warmed, report = train("tiny", steps=2, d_warmup=2, ndf=8, data=data, damsm=damsm, init_from=str(tmp_path / "run"),
+                           disc_state=str(state), log=None)
+    before = params(first)
+    assert all(torch.equal(p, before[n]) for n, p in params(warmed).items())  # G untouched while D warms up
+    saved = load_file(str(state))
+    assert all(float(saved[k]) == 2.0 for k in saved if k.startswith("opt_d0@") and k.endswith("/step"))
+    assert not any(k.startswith("opt_g@") and k.endswith("/step") for k in saved)
+    assert saved["netD0/img_code_s16.0.weight"].shape[0] == 8  # ndf 8, not TINY's 4
+    assert report["recipe"]["discriminator_warmup"].startswith("the first 2 steps") and report["config"]["ndf"] == 8
+    moved, _ = train("tiny", steps=3, d_warmup=2, data=data, damsm=damsm, init_from=str(tmp_path / "run"), log=None)
+    assert any(not torch.equal(p, before[n]) for n, p in params(moved).items())  # then G trains

@@ -18,7 +18,7 @@ import torch
 
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
-                                           train_with_recipe, training_report, twin_note, with_residual_blocks,
+                                           train_with_recipe, training_report, twin_note, with_sizes,
                                            with_twin_negatives)
 from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores, word_scores, words_loss
 from zoo_core.blocks.mode_seeking import objective_note
@@ -65,7 +65,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           disc_state: str | None = None, init_from: str | None = None, twin_negatives: str | None = None,
           keep_best: bool = False, damsm_lambda: float | None = None, lr_g: float | None = None,
           lr_d: float | None = None, twin_kinds: str | None = None, r_num: int | None = None,
-          mode_seeking: float | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          mode_seeking: float | None = None, d_warmup: int | None = None, ndf: int | None = None,
+          log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
@@ -84,14 +85,17 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``r_num`` replaces the config's residual blocks per stage (the paper's 2); blocks a continued
     generator lacks start as the identity. ``mode_seeking`` (not in the paper) weighs a term
     rewarding different images from different noise for one caption (``blocks.mode_seeking``).
+    ``d_warmup`` steps first train only the discriminators (for a continued generator whose
+    discriminators were not kept); ``ndf`` replaces the discriminators' width.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
-    hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d, mode_seeking=mode_seeking)
+    hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d, mode_seeking=mode_seeking,
+                     d_warmup=d_warmup)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
-    model, damsm = setup_attentional(AttnGAN, with_residual_blocks(get_config(config), r_num), damsm=damsm,
+    model, damsm = setup_attentional(AttnGAN, with_sizes(get_config(config), r_num, ndf), damsm=damsm,
                                      seed=seed, threads=threads, device=device)
     if init_from is not None:
         added = model.load_growing(AttnGAN.from_pretrained(str(init_from)).state_dict())

@@ -140,7 +140,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
-    damsm_label = "damsm-shapes" if damsm in ("auto", None) else damsm_name(damsm)
+    damsm_label = damsm_name(damsm)  # before it is loaded: the name or folder asked for
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]
     lr = lr or hp["lr"]

@@ -10,7 +10,8 @@ AttnGAN's (zoo_core.blocks.attn_stages).
 
 ``train(config, ...)`` returns ``(model, report)`` for scripts/train.py. With ``init_from`` (a
 trained AttnGAN folder of the same sizes, or the recipe's ``init_from``) the generator starts
-from that AttnGAN (MirrorGAN.load_attngan). For the small config STREAM is read from
+from that AttnGAN (MirrorGAN.load_attngan); a MirrorGAN folder continues that MirrorGAN. Either
+may have fewer residual blocks per stage than this config: the missing ones start as the identity. For the small config STREAM is read from
 runs/mirrorgan-stream when it was trained before (else trained and saved there).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Callable
 
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
-                                           train_with_recipe, training_report, twin_note, with_residual_blocks,
+                                           train_with_recipe, training_report, twin_note, with_sizes,
                                            with_twin_negatives)
 from zoo_core.blocks.mode_seeking import objective_note
 from zoo_core.blocks.t2i_training import damsm_name
@@ -59,21 +60,22 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           disc_state: str | None = None, twin_negatives: str | None = None, keep_best: bool = False,
           caption_lambda: float | None = None, lr_g: float | None = None, lr_d: float | None = None,
           twin_kinds: str | None = None, r_num: int | None = None, mode_seeking: float | None = None,
+          d_warmup: int | None = None, ndf: int | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
     ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
     default none) gives the discriminators shape-twin captions as extra mismatched pairs;
     ``keep_best`` and ``twin_kinds`` as for AttnGAN's; ``caption_lambda`` (STREAM's weight) and
     ``lr_g`` / ``lr_d`` replace the recipe's; ``r_num`` as for AttnGAN's (a continued generator's
-    new residual blocks start as the identity) and ``mode_seeking``."""
+    new residual blocks start as the identity), ``mode_seeking``, ``d_warmup`` and ``ndf``."""
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, caption_lambda=caption_lambda, lr_g=lr_g, lr_d=lr_d,
-                     mode_seeking=mode_seeking)
+                     mode_seeking=mode_seeking, d_warmup=d_warmup)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
-    model, damsm = setup_attentional(MirrorGAN, with_residual_blocks(get_config(config), r_num), damsm=damsm,
+    model, damsm = setup_attentional(MirrorGAN, with_sizes(get_config(config), r_num, ndf), damsm=damsm,
                                      seed=seed, threads=threads, device=device)
     batches = shapes_data(model, data, twins=hp["twin_negatives"] != "none", kinds=hp["twin_kinds"])
 

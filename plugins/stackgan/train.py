@@ -198,7 +198,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
 
-    damsm_label = "damsm-shapes" if damsm in ("auto", None) else damsm_name(damsm)
+    damsm_label = damsm_name(damsm)  # before it is loaded: the name or folder asked for
     damsm = resolve_damsm(damsm, cfg, SHAPES_TEXT_ENCODER)
     source = StackGAN.from_pretrained(str(init_from)) if init_from is not None else None
     if source is not None and (damsm is None or same_text_encoder(source, damsm)):

@@ -68,13 +68,17 @@ def setup_attentional(cls: type, cfg: dict[str, Any], *, damsm: Any, seed: int,
     return model.to(device), damsm.to(device)
 
 
-def with_residual_blocks(cfg: dict[str, Any], r_num: int | None) -> dict[str, Any]:
-    """The generator config with ``r_num`` residual blocks per next stage (unchanged if None)."""
-    if r_num is None:
-        return cfg
-    if not isinstance(r_num, int) or isinstance(r_num, bool) or r_num < 1:
-        raise BadInputError(f"r_num must be a whole number of at least 1, got {r_num!r}")
-    return {**cfg, "r_num": r_num}
+def with_sizes(cfg: dict[str, Any], r_num: int | None = None, ndf: int | None = None) -> dict[str, Any]:
+    """The generator config with ``r_num`` residual blocks per next stage and discriminators
+    ``ndf`` wide (each unchanged if None). ``ndf`` only sizes training's discriminators."""
+    for key, value in (("r_num", r_num), ("ndf", ndf)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise BadInputError(f"{key} must be a whole number of at least 1, got {value!r}")
+    return {**cfg, **{k: v for k, v in (("r_num", r_num), ("ndf", ndf)) if v is not None}}
+
+
+# recipe values that count something, with the least each may be
+COUNTS = {"batch_size": 1, "d_warmup": 0}
 
 
 def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float | None) -> dict[str, Any]:
@@ -85,9 +89,14 @@ def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float |
     if unknown:
         raise BadInputError(f"this recipe has no {', '.join(unknown)}; it has {', '.join(sorted(hp))}")
     for key, value in asked.items():
-        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
+        if value is None:
+            continue
+        if key in COUNTS:
+            if not isinstance(value, int) or isinstance(value, bool) or value < COUNTS[key]:
+                raise BadInputError(f"{key} must be a whole number of at least {COUNTS[key]}, not {value!r}")
+        elif not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise BadInputError(f"{key} must be a positive number, not {value!r}")
-    return {**hp, **{k: (int(v) if k == "batch_size" else float(v)) for k, v in asked.items() if v is not None}}
+    return {**hp, **{k: (int(v) if k in COUNTS else float(v)) for k, v in asked.items() if v is not None}}
 
 
 TWIN_NEGATIVES_D = "shape-twin captions as extra mismatched pairs for every discriminator"
@@ -142,6 +151,8 @@ def training_report(family: str, model: AttentionalT2I, data: ShapesBatches, hp:
             "optimizer": f"Adam lr G {hp['lr_g']:g}, D {hp['lr_d']:g}, betas (0.5, 0.999)",
             "batch_size": hp["batch_size"],
             "steps": run["steps"],
+            **({"discriminator_warmup": f"the first {hp['d_warmup']} steps trained only the discriminators"}
+               if hp.get("d_warmup") else {}),
             "generator_average": f"EMA {hp['ema']}; batch-norm statistics recomputed after training",
             "snapshot": (f"the averaged weights at step {run['kept']['step']}, best mean attribute accuracy "
                          f"({run['kept']['attribute_accuracy']}) of the checks on training captions"
@@ -175,7 +186,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
                       betas: tuple[float, float] = (0.5, 0.999), kl_weight: float = 1.0, ema: float = 0.999,
                       seed: int = 0, evaluate: Any = None, eval_every: int = 0, log_every: int = 50,
                       bn_batches: int = 20, disc_state: str | None = None, twin_negatives: bool = False,
-                      keep_best: bool = False, mode_seeking: float = 0.0, log: Any = print) -> dict[str, Any]:
+                      keep_best: bool = False, mode_seeking: float = 0.0, d_warmup: int = 0,
+                      log: Any = print) -> dict[str, Any]:
     """Alternate D and G updates as the originals' trainers do, for ``steps`` updates or until
     ``minutes`` of wall time have passed (whichever comes first).
 
@@ -194,7 +206,10 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     attribute accuracy (``t2i_training.attribute_accuracy``), not the last ones; ``evaluate``
     should then score training captions. ``mode_seeking`` (a deviation, off by default): the
     weight of ``mode_seeking.mode_seeking_loss`` on pairs made of a quarter of each batch's
-    captions drawn twice. Returns the training history and counters.
+    captions drawn twice. ``d_warmup``: the first that many steps update only the
+    discriminators, so fresh ones learn to judge a continued generator before it follows their
+    gradients (the generator and its average stay as loaded). Returns the training history and
+    counters.
     """
     if steps is None and minutes is None:
         raise BadInputError("give steps or minutes")
@@ -235,64 +250,10 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     count = 0
     step = 0
     start = time.perf_counter()
-    model.train()
-    for d in netsD:
-        d.train()
-    perm, pos = torch.randperm(data.n, generator=gen), 0
-    while True:
-        if steps is not None and step >= steps:
-            break
-        if minutes is not None and time.perf_counter() - start > minutes * 60:
-            break
-        if pos + batch_size > data.n:
-            perm, pos = torch.randperm(data.n, generator=gen), 0
-        idx = perm[pos:pos + batch_size]
-        pos += batch_size
-        b = data.batch(idx, gen)
-        text = model.encode_ids(b["ids"], b["lens"])  # frozen encoder, no grad
-        twin = model.encode_ids(b["twin_ids"], b["twin_lens"]) if twin_negatives else None
-        b["twin_text"] = twin
-        noise = torch.randn(len(idx), model.z_dim, generator=gen).to(dev)
-        eps = torch.randn(len(idx), model.c_dim, generator=gen).to(dev)
-        if mode_seeking > 0:  # a quarter of the captions again with new noise, for the pairs
-            noise_all, eps_all, text_all = with_pairs(noise, eps, text, max(1, len(idx) // 4), gen)
-            out_all = model.generate(noise_all, text_all, eps=eps_all)
-            out = first_rows(out_all, len(idx))
-        else:
-            out = model.generate(noise, text, eps=eps)
 
-        stats: dict[str, float] = {}
-        loss_d_total = 0.0
-        for i, (netD, opt) in enumerate(zip(netsD, opts_d)):
-            opt.zero_grad(set_to_none=True)
-            loss_d, st = discriminator_loss(netD, b["reals"][i].to(dev), out.images[i], text.sentence,
-                                            None if twin is None else twin.sentence)
-            loss_d.backward()
-            opt.step()
-            loss_d_total += float(loss_d.detach())
-            if i == len(netsD) - 1:
-                stats.update(st)
-        stats["loss_d"] = loss_d_total
-
-        for d in netsD:
-            d.requires_grad_(False)
-        opt_g.zero_grad(set_to_none=True)
-        adv = generator_adversarial_loss(netsD, out.images, text.sentence)
-        kl = kl_loss(out.mu, out.logvar)
-        extra, extra_stats = extra_loss(model, out, b, text)
-        loss_g = adv + kl_weight * kl + extra
-        if mode_seeking > 0:
-            ms = mode_seeking_loss(out_all.images[-1], noise_all, len(idx))
-            loss_g = loss_g + mode_seeking * ms
-            extra_stats = {**extra_stats, "ms": float(ms.detach())}
-        loss_g.backward()
-        opt_g.step()
-        for d in netsD:
-            d.requires_grad_(True)
-        with torch.no_grad():
-            for p, a in zip(g_params, avg):
-                a.mul_(ema).add_(p.detach(), alpha=1 - ema)
-        stats.update({"loss_g": float(loss_g.detach()), "adv_g": float(adv.detach()), "kl": float(kl.detach()), **extra_stats})
+    def account(stats: dict[str, float], step: int) -> int:
+        """Count one finished step: log the running means, evaluate when due; the new step."""
+        nonlocal sums, count, best
         for k, v in stats.items():
             sums[k] = sums.get(k, 0.0) + v
         count += 1
@@ -316,6 +277,73 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
             score = attribute_accuracy(result)
             if keep_best and (best is None or score > best[0]):
                 best = (score, step, [a.clone() for a in avg])
+        return step
+    model.train()
+    for d in netsD:
+        d.train()
+    perm, pos = torch.randperm(data.n, generator=gen), 0
+    while True:
+        if steps is not None and step >= steps:
+            break
+        if minutes is not None and time.perf_counter() - start > minutes * 60:
+            break
+        if pos + batch_size > data.n:
+            perm, pos = torch.randperm(data.n, generator=gen), 0
+        idx = perm[pos:pos + batch_size]
+        pos += batch_size
+        b = data.batch(idx, gen)
+        text = model.encode_ids(b["ids"], b["lens"])  # frozen encoder, no grad
+        twin = model.encode_ids(b["twin_ids"], b["twin_lens"]) if twin_negatives else None
+        b["twin_text"] = twin
+        noise = torch.randn(len(idx), model.z_dim, generator=gen).to(dev)
+        eps = torch.randn(len(idx), model.c_dim, generator=gen).to(dev)
+        warming = step < d_warmup
+        if warming:
+            with torch.no_grad():
+                out = model.generate(noise, text, eps=eps)
+        elif mode_seeking > 0:  # a quarter of the captions again with new noise, for the pairs
+            noise_all, eps_all, text_all = with_pairs(noise, eps, text, max(1, len(idx) // 4), gen)
+            out_all = model.generate(noise_all, text_all, eps=eps_all)
+            out = first_rows(out_all, len(idx))
+        else:
+            out = model.generate(noise, text, eps=eps)
+
+        stats: dict[str, float] = {}
+        loss_d_total = 0.0
+        for i, (netD, opt) in enumerate(zip(netsD, opts_d)):
+            opt.zero_grad(set_to_none=True)
+            loss_d, st = discriminator_loss(netD, b["reals"][i].to(dev), out.images[i], text.sentence,
+                                            None if twin is None else twin.sentence)
+            loss_d.backward()
+            opt.step()
+            loss_d_total += float(loss_d.detach())
+            if i == len(netsD) - 1:
+                stats.update(st)
+        stats["loss_d"] = loss_d_total
+        if warming:
+            step = account(stats, step)
+            continue
+
+        for d in netsD:
+            d.requires_grad_(False)
+        opt_g.zero_grad(set_to_none=True)
+        adv = generator_adversarial_loss(netsD, out.images, text.sentence)
+        kl = kl_loss(out.mu, out.logvar)
+        extra, extra_stats = extra_loss(model, out, b, text)
+        loss_g = adv + kl_weight * kl + extra
+        if mode_seeking > 0:
+            ms = mode_seeking_loss(out_all.images[-1], noise_all, len(idx))
+            loss_g = loss_g + mode_seeking * ms
+            extra_stats = {**extra_stats, "ms": float(ms.detach())}
+        loss_g.backward()
+        opt_g.step()
+        for d in netsD:
+            d.requires_grad_(True)
+        with torch.no_grad():
+            for p, a in zip(g_params, avg):
+                a.mul_(ema).add_(p.detach(), alpha=1 - ema)
+        stats.update({"loss_g": float(loss_g.detach()), "adv_g": float(adv.detach()), "kl": float(kl.detach()), **extra_stats})
+        step = account(stats, step)
     wall = time.perf_counter() - start
     if disc_state is not None:
         save_training_state(disc_state, *state_parts)
@@ -347,7 +375,7 @@ def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: An
                             log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"],
                             disc_state=disc_state, twin_negatives=hp.get("twin_negatives", "none") != "none",
                             keep_best=bool(hp.get("keep_best")), mode_seeking=hp.get("mode_seeking", 0.0),
-                            log=log)
+                            d_warmup=int(hp.get("d_warmup", 0)), log=log)
     metrics: dict[str, Any] = {}
     final_evaluate = final_evaluate if final_evaluate is not None else evaluate
     if final_evaluate is not None:

@@ -35,8 +35,8 @@ def load_damsm(damsm: Any = None) -> Any:
 
 
 def damsm_name(damsm: Any = None) -> str:
-    """What a report calls the DAMSM encoders given to load_damsm."""
-    if damsm is None:
+    """What a report calls the DAMSM encoders given to load_damsm (or resolve_damsm's "auto")."""
+    if damsm is None or (isinstance(damsm, str) and damsm == "auto"):
         return f"{DAMSM} (the published DAMSM)"
     return str(damsm) if isinstance(damsm, str) or hasattr(damsm, "__fspath__") else "the DAMSM encoders given"
 
