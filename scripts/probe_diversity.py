@@ -19,15 +19,13 @@ Samples that vary but break the caption are not rewarded here: read this next to
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from probe_common import load_probed, probe_parser  # noqa: E402
 
 
 def mean_pairwise_distance(features, k: int) -> float:
@@ -47,24 +45,18 @@ def varied_backgrounds(backgrounds: list[str], k: int, keep: list[bool]) -> floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="catalog name or model folder of a shapes text-to-image model")
+    parser = probe_parser(__doc__)
     parser.add_argument("--prompts", type=int, default=100, help="test captions to draw")
     parser.add_argument("--k", type=int, default=4, help="samples (and real images) per caption")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.prompts < 1 or args.k < 2:
         parser.error("--prompts must be at least 1 and --k at least 2")
 
     import torch
 
-    import zoo
-    from zoo_core.blocks.attn_shapes import load_shapes_classifier
     from zoo_core.data.shapes import generate, is_true_of, parse_caption
 
-    torch.set_num_threads(1)
-    model, clf = zoo.load(args.model, progress=False), load_shapes_classifier(None)
+    model, clf = load_probed(args.model)
     train = generate("train")
     pick = random.Random(args.seed)
     captions, real_rows = [], []

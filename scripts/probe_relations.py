@@ -19,15 +19,13 @@ separates "ignores the relation" from "reads it sometimes".
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from probe_common import load_probed, probe_parser  # noqa: E402
 
 # relation phrase -> its reverse, longest first so "to the left of" is not read as "left of"
 REVERSED = {"to the left of": "to the right of", "on the left of": "to the right of", "left of": "right of",
@@ -46,21 +44,13 @@ def reverse_relation(caption: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="catalog name or model folder of a shapes text-to-image model")
+    parser = probe_parser(__doc__)
     parser.add_argument("--n", type=int, default=300, help="caption pairs to test")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    import torch
-
-    import zoo
-    from zoo_core.blocks.attn_shapes import load_shapes_classifier
     from zoo_core.data.shapes import generate, parse_caption
 
-    torch.set_num_threads(1)
-    model, clf = zoo.load(args.model, progress=False), load_shapes_classifier(None)
+    model, clf = load_probed(args.model)
     pairs = []
     for caps in generate("test").captions:
         stated, reverse = parse_caption(caps[0]), reverse_relation(caps[0])

@@ -1,0 +1,32 @@
+"""What the generator probes (probe_relations, probe_diversity, probe_shapes) share: their
+command line's common part and the model with the shapes attribute classifier that judges it."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def probe_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser taking MODEL, --seed and --json, described by the first paragraph of ``doc``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("model", help="catalog name or model folder of a shapes text-to-image model")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true")
+    return parser
+
+
+def load_probed(name: str) -> tuple[Any, Any]:
+    """(the model, the shapes attribute classifier), on one thread so numbers repeat."""
+    import torch
+
+    import zoo
+    from zoo_core.blocks.attn_shapes import load_shapes_classifier
+
+    torch.set_num_threads(1)
+    return zoo.load(name, progress=False), load_shapes_classifier(None)
