@@ -11,8 +11,9 @@ AttnGAN's (zoo_core.blocks.attn_stages).
 ``train(config, ...)`` returns ``(model, report)`` for scripts/train.py. With ``init_from`` (a
 trained AttnGAN folder of the same sizes, or the recipe's ``init_from``) the generator starts
 from that AttnGAN (MirrorGAN.load_attngan); a MirrorGAN folder continues that MirrorGAN. Either
-may have fewer residual blocks per stage than this config: the missing ones start as the identity. For the small config STREAM is read from
-runs/mirrorgan-stream when it was trained before (else trained and saved there).
+may have fewer residual blocks per stage than this config: the missing ones start as the
+identity. For the small config STREAM is read from runs/mirrorgan-stream when it was trained
+before (else trained and saved there).
 """
 from __future__ import annotations
 

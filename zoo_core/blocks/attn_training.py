@@ -208,8 +208,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     weight of ``mode_seeking.mode_seeking_loss`` on pairs made of a quarter of each batch's
     captions drawn twice. ``d_warmup``: the first that many steps update only the
     discriminators, so fresh ones learn to judge a continued generator before it follows their
-    gradients (the generator and its average stay as loaded). Returns the training history and
-    counters.
+    gradients (the generator's parameters and their average stay as loaded; its batch-norm
+    statistics are recomputed at the end in any case). Returns the training history and counters.
     """
     if steps is None and minutes is None:
         raise BadInputError("give steps or minutes")
