@@ -226,6 +226,9 @@ def test_recipe_values_from_the_command_line_reach_the_objective():
     for bad in (0, -1, "high", True):
         with pytest.raises(ValueError, match="damsm_lambda must be a positive number"):
             recipe_with(TRAINING, None, damsm_lambda=bad)
+    assert recipe_with({**TRAINING, "mode_seeking": 1.0}, None, mode_seeking=0)["mode_seeking"] == 0.0  # off again
+    with pytest.raises(ValueError, match="mode_seeking must be zero or more"):
+        recipe_with(TRAINING, None, mode_seeking=-1)
 
     torch.manual_seed(0)
     damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")

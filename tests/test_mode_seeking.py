@@ -52,5 +52,5 @@ def test_trainer_weighs_the_term_and_reports_it():
     assert "2019" in runs[1.0]["recipe"]["objective"]
     _, off = train(TINY, steps=1, data=data, damsm=damsm, batch_size=8, log=None)
     assert "ms" not in off["history"][0] and "mode seeking" not in off["recipe"]["objective"]
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="mode_seeking must be zero or more"):
         train(TINY, steps=1, data=data, damsm=damsm, mode_seeking=-1, log=None)

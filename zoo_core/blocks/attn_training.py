@@ -79,6 +79,8 @@ def with_sizes(cfg: dict[str, Any], r_num: int | None = None, ndf: int | None = 
 
 # recipe values that count something, with the least each may be
 COUNTS = {"batch_size": 1, "d_warmup": 0}
+# weights of terms that are off by default: 0 turns one off again
+MAY_BE_ZERO = {"mode_seeking"}
 
 
 def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float | None) -> dict[str, Any]:
@@ -94,8 +96,10 @@ def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float |
         if key in COUNTS:
             if not isinstance(value, int) or isinstance(value, bool) or value < COUNTS[key]:
                 raise BadInputError(f"{key} must be a whole number of at least {COUNTS[key]}, not {value!r}")
-        elif not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            raise BadInputError(f"{key} must be a positive number, not {value!r}")
+        elif not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or (
+                value == 0 and key not in MAY_BE_ZERO):
+            least = "zero or more" if key in MAY_BE_ZERO else "a positive number"
+            raise BadInputError(f"{key} must be {least}, not {value!r}")
     return {**hp, **{k: (int(v) if k in COUNTS else float(v)) for k, v in asked.items() if v is not None}}
 
 
