@@ -174,8 +174,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         recalibrate_batchnorm(model, sentences, generator=torch.Generator().manual_seed(seed + 2))
         run.offer(model, caption_accuracy(model, classifier, select_prompts, seed=seed + 3))
 
-    run = EpochRun(STAT_KEYS + (("d_twin",) if twin_sentences is not None else ()), max_steps=max_steps,
-                   max_seconds=max_seconds,
+    stat_keys = STAT_KEYS + (("d_twin",) if twin_sentences is not None else ())
+    run = EpochRun(stat_keys, max_steps=max_steps, max_seconds=max_seconds,
                    eval_every_s=eval_every_s, check=check if classifier is not None else None, log=log)
 
     model.train()
@@ -268,7 +268,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "device": f"{device}, torch threads: {torch.get_num_threads()}",
         },
         "wall_time_s": round(run.seconds(), 1),
-        "final": run.final(STAT_KEYS + (("d_twin",) if twin_sentences is not None else ())),
+        "final": run.final(stat_keys),
         "history": run.history,
         "evaluations": run.evals,
         "metrics": metrics,
