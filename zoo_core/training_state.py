@@ -33,19 +33,23 @@ def save_training_state(path: str | os.PathLike[str], modules: Mapping[str, torc
 
 def load_training_state(path: str | os.PathLike[str], modules: Mapping[str, torch.nn.Module],
                         optimizers: Mapping[str, torch.optim.Optimizer],
-                        lenient: Sequence[str] = ()) -> list[str]:
+                        lenient: Sequence[str] = (), optional: Sequence[str] = ()) -> list[str]:
     """Restore what ``save_training_state`` wrote into modules and optimisers built the same way;
     a missing or extra entry, or moments that do not fit, is an error (the run was saved with
     another setup).
 
     The optimisers named in ``lenient`` keep fresh moments, instead of failing, when the saved
     ones do not fit their parameters (e.g. a generator that has grown since); returns their names.
+    The modules and optimisers named in ``optional`` stay fresh when the file has no entry for
+    them (parts added to a setup since the file was written).
     """
     tensors = load_file(str(path))
     used: set[str] = set()
     for name, module in modules.items():
         prefix = f"{name}/"
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if not state and name in optional:
+            continue
         module.load_state_dict(state)
         used.update(prefix + k for k in state)
     dropped = []

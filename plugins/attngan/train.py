@@ -16,10 +16,10 @@ from typing import Any, Callable
 
 import torch
 
+from zoo_core.blocks.attn_report import training_report
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
-                                           train_with_recipe, training_report, twin_note, with_sizes,
-                                           with_twin_negatives)
+                                           train_with_recipe, twin_note, with_sizes, with_twin_negatives)
 from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores, word_scores, words_loss
 from zoo_core.blocks.mode_seeking import objective_note
 from zoo_core.blocks.t2i_training import damsm_name
@@ -65,7 +65,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           disc_state: str | None = None, init_from: str | None = None, twin_negatives: str | None = None,
           keep_best: bool = False, damsm_lambda: float | None = None, lr_g: float | None = None,
           lr_d: float | None = None, twin_kinds: str | None = None, r_num: int | None = None,
-          mode_seeking: float | None = None, d_warmup: int | None = None, ndf: int | None = None,
+          mode_seeking: float | None = None, d_warmup: int | None = None, d_aux: float | None = None,
+          g_aux: float | None = None, ndf: int | None = None,
           log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
@@ -92,7 +93,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     damsm_asked = damsm
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d, mode_seeking=mode_seeking,
-                     d_warmup=d_warmup)
+                     d_warmup=d_warmup, d_aux=d_aux, g_aux=g_aux)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, with_sizes(get_config(config), r_num, ndf), damsm=damsm,

@@ -20,10 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from zoo_core.blocks.attn_report import training_report
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
-                                           train_with_recipe, training_report, twin_note, with_sizes,
-                                           with_twin_negatives)
+                                           train_with_recipe, twin_note, with_sizes, with_twin_negatives)
 from zoo_core.blocks.mode_seeking import objective_note
 from zoo_core.blocks.t2i_training import damsm_name
 from zoo_core.errors import BadInputError
@@ -61,7 +61,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           disc_state: str | None = None, twin_negatives: str | None = None, keep_best: bool = False,
           caption_lambda: float | None = None, lr_g: float | None = None, lr_d: float | None = None,
           twin_kinds: str | None = None, r_num: int | None = None, mode_seeking: float | None = None,
-          d_warmup: int | None = None, ndf: int | None = None,
+          d_warmup: int | None = None, d_aux: float | None = None,
+          g_aux: float | None = None, ndf: int | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
     ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
@@ -74,7 +75,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, caption_lambda=caption_lambda, lr_g=lr_g, lr_d=lr_d,
-                     mode_seeking=mode_seeking, d_warmup=d_warmup)
+                     mode_seeking=mode_seeking, d_warmup=d_warmup, d_aux=d_aux, g_aux=g_aux)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     model, damsm = setup_attentional(MirrorGAN, with_sizes(get_config(config), r_num, ndf), damsm=damsm,
                                      seed=seed, threads=threads, device=device)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attn_stages import weights_init
+from .aux_attributes import AttributeHead, attribute_loss
 from .downblocks import Block3x3_leakRelu, D_GET_LOGITS, downBlock, encode_image_by_16times
 
 class _DNet(nn.Module):
@@ -107,14 +108,18 @@ def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
 
 
 def discriminator_loss(netD: _DNet, real: torch.Tensor, fake: torch.Tensor, sent: torch.Tensor,
-                       twin_sent: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                       twin_sent: torch.Tensor | None = None,
+                       aux: tuple[AttributeHead, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The originals' ``discriminator_loss``: matched real pairs are real; fakes and
     mismatched pairs (real image i with the caption of i + 1) are fake.
 
     ``twin_sent`` (a deviation, off in the papers' recipes): the sentence features of each real
     image's shape twin caption (its scene with one shape changed). Those pairs are mismatched
     too and share the mismatch term's weight with the random ones, so the conditional logit has
-    to read shapes, which random captions (differing mostly in colour) rarely demand."""
+    to read shapes, which random captions (differing mostly in colour) rarely demand.
+
+    ``aux`` = (head, labels, weight) (a deviation, off in the papers' recipes): also
+    ``weight`` x the head's attribute cross-entropy on the real images (``aux_attributes``)."""
     real_f, fake_f = netD(real), netD(fake.detach())
     cond_real = netD.COND_DNET(real_f, sent)
     cond_fake = netD.COND_DNET(fake_f, sent)
@@ -131,21 +136,31 @@ def discriminator_loss(netD: _DNet, real: torch.Tensor, fake: torch.Tensor, sent
         loss = (err_r + err_cr) / 2.0 + (err_f + err_cf + err_cw) / 3.0
     else:
         loss = err_cr + (err_cf + err_cw) / 2.0
+    if aux is not None:
+        head, labels, weight = aux
+        err_aux, shape_hits = attribute_loss(head, real_f, labels)
+        loss = loss + weight * err_aux
+        twin_stats["d_aux_shape"] = shape_hits
     stats = {"d_real": float(torch.sigmoid(cond_real.detach()).mean()),
              "d_fake": float(torch.sigmoid(cond_fake.detach()).mean()),
              "d_wrong": float(torch.sigmoid(cond_wrong.detach()).mean()), **twin_stats}
     return loss, stats
 
 
-def generator_adversarial_loss(netsD: Sequence[_DNet], fakes: Sequence[torch.Tensor],
-                               sent: torch.Tensor) -> torch.Tensor:
-    """Sum over stages of the non-saturating cond + uncond generator losses."""
+def generator_adversarial_loss(netsD: Sequence[_DNet], fakes: Sequence[torch.Tensor], sent: torch.Tensor,
+                               aux: tuple[Sequence[AttributeHead], torch.Tensor, float] | None = None) -> torch.Tensor:
+    """Sum over stages of the non-saturating cond + uncond generator losses; ``aux`` =
+    (one head per stage, the captions' attribute labels, weight) adds weight x each head's
+    attribute cross-entropy on the fakes (a deviation, off in the papers' recipes)."""
     total = fakes[0].new_zeros(())
-    for netD, fake in zip(netsD, fakes):
+    for i, (netD, fake) in enumerate(zip(netsD, fakes)):
         feat = netD(fake)
         total = total + _bce(netD.COND_DNET(feat, sent), 1.0)
         if netD.UNCOND_DNET is not None:
             total = total + _bce(netD.UNCOND_DNET(feat), 1.0)
+        if aux is not None:
+            heads, labels, weight = aux
+            total = total + weight * attribute_loss(heads[i], feat, labels)[0]
     return total
 
 

@@ -67,7 +67,8 @@ def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool 
                 raise BadInputError("twin negatives need data = (x01, captions, labels, twin captions)")
             twin_captions = rest[1]
     class_ids = scene_class_ids(labels) if labels is not None else None
-    return ShapesBatches(x01, captions, model.vocab, model.max_words, model.sizes, class_ids, twin_captions)
+    return ShapesBatches(x01, captions, model.vocab, model.max_words, model.sizes, class_ids, twin_captions,
+                         labels=labels)
 
 
 def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = None,
@@ -109,12 +110,13 @@ class ShapesBatches:
     ``x01`` (N, 3, 64, 64) in [0, 1]; ``captions`` N lists of strings; ``class_ids`` (N,)
     ids shared by images of identical scenes (the DAMSM losses' class mask) or None;
     ``twin_captions`` N lists of captions of each scene's shape twin (batches then carry
-    ``twin_ids`` / ``twin_lens``, padded like ``ids``) or None.
+    ``twin_ids`` / ``twin_lens``, padded like ``ids``) or None; ``labels`` (N, attributes)
+    the scenes' attribute labels (batches then carry ``labels``) or None.
     """
 
     def __init__(self, x01: torch.Tensor, captions: Sequence[Sequence[str]], vocab: Any, max_words: int,
                  sizes: Sequence[int], class_ids: torch.Tensor | None = None,
-                 twin_captions: Sequence[Sequence[str]] | None = None) -> None:
+                 twin_captions: Sequence[Sequence[str]] | None = None, labels: torch.Tensor | None = None) -> None:
         self.reals = {}
         for s in sorted(set(sizes)):
             x = x01 if x01.shape[-1] == s else F.interpolate(
@@ -131,13 +133,15 @@ class ShapesBatches:
             ids, lens = vocab.encode_batch(flat, max_words=max_words, pad_to=max_words)
             self.twin_ids, self.twin_lens = ids.view(len(captions), k, -1), lens.view(len(captions), k)
         self.class_ids = class_ids
+        self.labels = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
         self.n = len(captions)
 
     def batch(self, idx: torch.Tensor, gen: torch.Generator) -> dict[str, Any]:
         pick = torch.randint(0, self.ids.shape[1], (len(idx),), generator=gen)
         lens = self.lens[idx, pick]
         out = {"reals": [self.reals[s][idx] for s in self.sizes], "lens": lens,
-               "class_ids": None if self.class_ids is None else self.class_ids[idx], "index": idx}
+               "class_ids": None if self.class_ids is None else self.class_ids[idx], "index": idx,
+               "labels": None if self.labels is None else self.labels[idx]}
         width = int(lens.max())
         if self.twin_ids is not None:
             out["twin_lens"] = self.twin_lens[idx, pick]

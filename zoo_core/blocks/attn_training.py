@@ -1,12 +1,12 @@
 """Training of the attentional text-to-image families (AttnGAN, MirrorGAN): ``train_attentional``
 (the alternating D / G loop with the family's own generator term plugged in, generator weight
-averaging, snapshot selection and batch-norm recalibration), the DAMSM text side, the recipe
-and the report. Their data and caption-accuracy checks are in ``attn_shapes``."""
+averaging, snapshot selection and batch-norm recalibration), the DAMSM text side and the recipe.
+Their data and caption-accuracy checks are in ``attn_shapes``, their report in ``attn_report``."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -16,6 +16,7 @@ from ..training_state import load_training_state, save_training_state
 from .attn_discriminators import discriminator_loss, generator_adversarial_loss, make_discriminator
 from .attn_stages import AttentionalT2I
 from .attn_shapes import ShapesBatches
+from .aux_attributes import AttributeHead
 from .conditioning import kl_loss
 from .mode_seeking import first_rows, mode_seeking_loss, with_pairs
 from .t2i_training import attribute_accuracy, load_damsm
@@ -80,7 +81,7 @@ def with_sizes(cfg: dict[str, Any], r_num: int | None = None, ndf: int | None = 
 # recipe values that count something, with the least each may be
 COUNTS = {"batch_size": 1, "d_warmup": 0}
 # weights of terms that are off by default: 0 turns one off again
-MAY_BE_ZERO = {"mode_seeking"}
+MAY_BE_ZERO = {"mode_seeking", "d_aux", "g_aux"}
 
 
 def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float | None) -> dict[str, Any]:
@@ -130,50 +131,6 @@ def twin_note(choices: dict[str, str | None], hp: dict[str, Any]) -> str | None:
     return f"{note.replace('shape-twin captions', 'twin captions', 1)}; twins: {hp['twin_kinds']}"
 
 
-def device_note(device: str | torch.device) -> str:
-    """What the training report says about where it ran."""
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        return f"{torch.cuda.get_device_name(dev)}, torch {torch.__version__}"
-    return f"cpu, torch threads: {torch.get_num_threads()}"
-
-
-def training_report(family: str, model: AttentionalT2I, data: ShapesBatches, hp: dict[str, Any], run: dict[str, Any],
-                    metrics: dict[str, Any], *, recipe: dict[str, Any], dataset: str | None, seed: int,
-                    device: str | torch.device, evals_before: Sequence[dict[str, Any]] = (),
-                    extra_seconds: float = 0.0) -> dict[str, Any]:
-    """The report an attentional trainer returns (read by scripts/publish.py for the card): the
-    fields both families share around the family's own ``recipe`` entries (objective, text side)."""
-    return {
-        "family": family,
-        "dataset": dataset,
-        "config": {k: v for k, v in model.config.items() if k != "vocab"},
-        "recipe": {
-            "data": f"{data.n} shapes images (64x64, 5 captions each; one drawn per step), "
-                    f"images scaled to [-1, 1], stages at {model.sizes}",
-            **recipe,
-            "optimizer": f"Adam lr G {hp['lr_g']:g}, D {hp['lr_d']:g}, betas (0.5, 0.999)",
-            "batch_size": hp["batch_size"],
-            "steps": run["steps"],
-            **({"discriminator_warmup": f"the first {hp['d_warmup']} steps trained only the discriminators"}
-               if hp.get("d_warmup") else {}),
-            "generator_average": f"EMA {hp['ema']}; batch-norm statistics recomputed after training",
-            "snapshot": (f"the averaged weights at step {run['kept']['step']}, best mean attribute accuracy "
-                         f"({run['kept']['attribute_accuracy']}) of the checks on training captions"
-                         if run.get("kept") else "the averaged weights at the last step"),
-            "seed": seed,
-            "generator_parameters": model.num_generator_parameters(),
-            "discriminator_parameters": run["discriminator_parameters"],
-            "device": device_note(device),
-        },
-        "wall_time_s": run["wall_time_s"] + extra_seconds,
-        "final": run["final"],
-        "history": run["history"],
-        "evals": [*evals_before, *run["evals"]],
-        "metrics": metrics,
-    }
-
-
 def run_length(hp: dict[str, Any], n_images: int, *, epochs: int | None, steps: int | None,
                max_steps: int | None, minutes: float | None) -> tuple[int | None, float | None]:
     """(steps, minutes) bounding a run: epochs, then steps / max_steps, then the recipe's; the
@@ -191,7 +148,7 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
                       seed: int = 0, evaluate: Any = None, eval_every: int = 0, log_every: int = 50,
                       bn_batches: int = 20, disc_state: str | None = None, twin_negatives: bool = False,
                       keep_best: bool = False, mode_seeking: float = 0.0, d_warmup: int = 0,
-                      log: Any = print) -> dict[str, Any]:
+                      d_aux: float = 0.0, g_aux: float = 0.0, log: Any = print) -> dict[str, Any]:
     """Alternate D and G updates as the originals' trainers do, for ``steps`` updates or until
     ``minutes`` of wall time have passed (whichever comes first).
 
@@ -213,7 +170,11 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     captions drawn twice. ``d_warmup``: the first that many steps update only the
     discriminators, so fresh ones learn to judge a continued generator before it follows their
     gradients (the generator's parameters and their average stay as loaded; its batch-norm
-    statistics are recomputed at the end in any case). Returns the training history and counters.
+    statistics are recomputed at the end in any case). ``d_aux`` / ``g_aux`` (deviations, off by
+    default; ``data`` built with labels): each discriminator gets an ``aux_attributes`` head on
+    its image code, trained with weight ``d_aux`` to read the real images' attributes; ``g_aux``
+    weighs the generator's term asking those heads to read its images as their captions'
+    attributes. Returns the training history and counters.
     """
     if steps is None and minutes is None:
         raise BadInputError("give steps or minutes")
@@ -221,6 +182,10 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
         raise BadInputError("keep_best needs an evaluator run every eval_every steps")
     if twin_negatives and data.twin_ids is None:
         raise BadInputError("twin_negatives needs training data built with twins (shapes_data(..., twins=True))")
+    if g_aux > 0 and not d_aux > 0:
+        raise BadInputError("g_aux needs the heads trained on real images: give d_aux too (e.g. -K d_aux=1)")
+    if d_aux > 0 and data.labels is None:
+        raise BadInputError("d_aux needs training data with attribute labels")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     dev = model.device
@@ -228,13 +193,17 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     g_params = model.generator_parameters()
     opt_g = torch.optim.Adam(g_params, lr=lr_g, betas=betas)
     opts_d = [torch.optim.Adam(d.parameters(), lr=lr_d, betas=betas) for d in netsD]
+    heads = [AttributeHead(d.df_dim * 8 * 4 * 4).to(dev) for d in netsD] if d_aux > 0 else []
+    opts_aux = [torch.optim.Adam(h.parameters(), lr=lr_d, betas=betas) for h in heads]
     avg = [p.detach().clone() for p in g_params]
-    state_parts = ({f"netD{i}": d for i, d in enumerate(netsD)},
-                   {"opt_g": opt_g, **{f"opt_d{i}": o for i, o in enumerate(opts_d)}})
+    state_parts = ({**{f"netD{i}": d for i, d in enumerate(netsD)}, **{f"auxD{i}": h for i, h in enumerate(heads)}},
+                   {"opt_g": opt_g, **{f"opt_d{i}": o for i, o in enumerate(opts_d)},
+                    **{f"opt_aux{i}": o for i, o in enumerate(opts_aux)}})
     if disc_state is not None and Path(disc_state).exists():
         # a generator grown since (more residual blocks, MirrorGAN's GLAM from an AttnGAN) cannot
-        # take the saved G moments; its discriminators still continue
-        if load_training_state(disc_state, *state_parts, lenient=("opt_g",)) and log:
+        # take the saved G moments; its discriminators still continue, and heads added since start fresh
+        if load_training_state(disc_state, *state_parts, lenient=("opt_g",),
+                               optional=[f"auxD{i}" for i in range(len(heads))]) and log:
             log(f"{disc_state}: the generator's optimiser moments do not fit this generator; they start fresh")
 
     def swap_in_average() -> list[torch.Tensor]:
@@ -314,12 +283,18 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
 
         stats: dict[str, float] = {}
         loss_d_total = 0.0
+        labels = None if b["labels"] is None else b["labels"].to(dev)
         for i, (netD, opt) in enumerate(zip(netsD, opts_d)):
             opt.zero_grad(set_to_none=True)
+            aux = (heads[i], labels, d_aux) if heads else None
+            if heads:
+                opts_aux[i].zero_grad(set_to_none=True)
             loss_d, st = discriminator_loss(netD, b["reals"][i].to(dev), out.images[i], text.sentence,
-                                            None if twin is None else twin.sentence)
+                                            None if twin is None else twin.sentence, aux)
             loss_d.backward()
             opt.step()
+            if heads:
+                opts_aux[i].step()
             loss_d_total += float(loss_d.detach())
             if i == len(netsD) - 1:
                 stats.update(st)
@@ -328,10 +303,11 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
             step = account(stats, step)
             continue
 
-        for d in netsD:
+        for d in [*netsD, *heads]:
             d.requires_grad_(False)
         opt_g.zero_grad(set_to_none=True)
-        adv = generator_adversarial_loss(netsD, out.images, text.sentence)
+        adv = generator_adversarial_loss(netsD, out.images, text.sentence,
+                                         (heads, labels, g_aux) if g_aux > 0 else None)
         kl = kl_loss(out.mu, out.logvar)
         extra, extra_stats = extra_loss(model, out, b, text)
         loss_g = adv + kl_weight * kl + extra
@@ -341,7 +317,7 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
             extra_stats = {**extra_stats, "ms": float(ms.detach())}
         loss_g.backward()
         opt_g.step()
-        for d in netsD:
+        for d in [*netsD, *heads]:
             d.requires_grad_(True)
         with torch.no_grad():
             for p, a in zip(g_params, avg):
@@ -379,7 +355,8 @@ def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: An
                             log_every=min(50, max(1, (steps or 50) // 2)), bn_batches=hp["bn_batches"],
                             disc_state=disc_state, twin_negatives=hp.get("twin_negatives", "none") != "none",
                             keep_best=bool(hp.get("keep_best")), mode_seeking=hp.get("mode_seeking", 0.0),
-                            d_warmup=int(hp.get("d_warmup", 0)), log=log)
+                            d_warmup=int(hp.get("d_warmup", 0)), d_aux=hp.get("d_aux", 0.0),
+                            g_aux=hp.get("g_aux", 0.0), log=log)
     metrics: dict[str, Any] = {}
     final_evaluate = final_evaluate if final_evaluate is not None else evaluate
     if final_evaluate is not None:

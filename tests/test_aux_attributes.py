@@ -1,0 +1,87 @@
+"""The discriminators' auxiliary attribute heads (-K d_aux / g_aux, a deviation from the papers)."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from zoo_core.blocks.attn_discriminators import discriminator_loss, generator_adversarial_loss, make_discriminator
+from zoo_core.blocks.aux_attributes import CLASSES, AttributeHead, attribute_loss
+from zoo_core.data.shapes import ATTRIBUTES, generate
+
+
+def _labels(n: int) -> torch.Tensor:
+    return torch.as_tensor(generate("train", n).labels, dtype=torch.long)
+
+
+def test_attribute_loss_is_the_mean_cross_entropy_and_shape_accuracy_counts_shape_columns():
+    torch.manual_seed(0)
+    head = AttributeHead(10)
+    code, labels = torch.randn(6, 10), _labels(6)
+    loss, shape_hits = attribute_loss(head, code, labels)
+    logits = head(code)
+    assert [lg.shape[1] for lg in logits] == [len(v) for v in ATTRIBUTES.values()] == CLASSES
+    expected = sum(F.cross_entropy(lg, labels[:, j]) for j, lg in enumerate(logits)) / len(CLASSES)
+    assert torch.allclose(loss, expected)
+    # a head whose logits put all weight on the true value scores 1 on the shapes, loss near 0
+    offsets = torch.tensor([0, *CLASSES]).cumsum(0)[:-1]
+    one_hot = torch.zeros(6, sum(CLASSES)).scatter_(1, labels + offsets, 50.0)
+    head.forward = lambda code: list(one_hot.split(CLASSES, 1))  # type: ignore[method-assign]
+    loss, shape_hits = attribute_loss(head, code, labels)
+    assert shape_hits == 1.0 and float(loss) < 1e-6
+
+
+def test_discriminator_and_generator_losses_add_the_weighted_attribute_terms():
+    torch.manual_seed(0)
+    netD = make_discriminator(64, 4, 8)
+    head = AttributeHead(4 * 8 * 16)
+    real, fake, sent, labels = torch.randn(4, 3, 64, 64), torch.randn(4, 3, 64, 64), torch.randn(4, 8), _labels(4)
+    netD.eval()  # batch norm from running statistics: the same code in every call
+    plain, _ = discriminator_loss(netD, real, fake, sent)
+    with_aux, stats = discriminator_loss(netD, real, fake, sent, aux=(head, labels, 3.0))
+    term, hits = attribute_loss(head, netD(real), labels)
+    assert torch.allclose(with_aux, plain + 3.0 * term) and stats["d_aux_shape"] == hits
+    g_plain = generator_adversarial_loss([netD], [fake], sent)
+    g_aux = generator_adversarial_loss([netD], [fake], sent, ([head], labels, 0.5))
+    assert torch.allclose(g_aux, g_plain + 0.5 * attribute_loss(head, netD(fake), labels)[0])
+
+
+def test_training_with_heads_saves_them_and_continues_an_older_state(tmp_path):
+    from plugins.attngan.train import train
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    state = tmp_path / "disc.safetensors"
+    first, _ = train("tiny", steps=1, data=data, damsm=damsm, disc_state=str(state), log=None)
+    assert not any(k.startswith("auxD") for k in load_file(str(state)))
+    first.save_pretrained(tmp_path / "run")
+    # a state written without heads continues with fresh ones, which are then saved
+    logs: list[str] = []
+    _, report = train("tiny", steps=2, data=data, damsm=damsm, init_from=str(tmp_path / "run"),
+                      disc_state=str(state), d_aux=1.0, log=logs.append)
+    saved = load_file(str(state))
+    assert saved["auxD0/fc.weight"].shape == (sum(CLASSES), 4 * 8 * 16)
+    assert float(saved["opt_aux0@0/step"]) == 2.0
+    assert any("d_aux_shape" in line for line in logs)
+    assert report["recipe"]["auxiliary_attributes"].endswith("(weight 1)")
+    # the generator's term changes what it learns
+    params = lambda m: torch.cat([p.detach().flatten() for p in m.generator_parameters()])  # noqa: E731
+    runs = [train("tiny", steps=2, data=data, damsm=damsm, init_from=str(tmp_path / "run"), d_aux=1.0, g_aux=g,
+                  log=None)[0] for g in (0.0, 5.0)]
+    assert not torch.allclose(params(runs[0]), params(runs[1]))
+
+
+def test_aux_weights_are_checked():
+    from plugins.attngan.config import TRAINING
+    from plugins.attngan.train import train
+    from zoo_core.blocks.attn_training import recipe_with
+
+    assert recipe_with(TRAINING, None, d_aux=0, g_aux=0)["d_aux"] == 0.0
+    with pytest.raises(ValueError, match="d_aux must be zero or more"):
+        recipe_with(TRAINING, None, d_aux=-1)
+    with pytest.raises(ValueError, match="g_aux needs the heads trained on real images"):
+        train("tiny", steps=1, g_aux=1.0, log=None)
