@@ -149,6 +149,8 @@ def test_one_training_step_changes_generator_not_encoder():
     assert not torch.equal(init.projection[0].weight, model.projection[0].weight)
     assert torch.equal(init.text_encoder.encoder.weight, model.text_encoder.encoder.weight)  # frozen
     assert report["recipe"]["hard_negatives"] is None and "d_twin" not in report["final"]
+    # tiny's encoder is not DAMSM-sized: "auto" loads none, and the report does not claim one
+    assert report["recipe"]["text_embedding"].startswith("frozen sentence feature of the config's own bi-LSTM")
     from zoo_core.data.shapes import shape_twins
 
     twins = shape_twins("train", 16).captions

@@ -28,6 +28,7 @@ def test_one_training_step_of_each_stage():
     init = StackGAN(**TINY)
     model, report = train("tiny", data=(x, caps), max_steps=2, log=None)
     assert report["recipe"]["steps"] == [2, 2]
+    assert report["recipe"]["text_embedding"].startswith("frozen sentence feature of the config's own")  # no DAMSM of tiny's size
     assert all(np.isfinite(v) for v in report["final"].values())
     # both stages were updated from the same initialisation
     assert not torch.equal(init.STAGE1_G.fc[0].weight, model.STAGE1_G.fc[0].weight)

@@ -28,8 +28,8 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, damsm_name,
-                                          encode_captions, resolve_damsm)
+from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
+                                          encode_captions, resolve_damsm, text_embedding_note)
 from zoo_core.training_state import load_training_state, save_training_state
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
@@ -140,7 +140,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
-    damsm_label = damsm_name(damsm)  # before it is loaded: the name or folder asked for
+    damsm_asked = damsm
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]
     lr = lr or hp["lr"]
@@ -250,7 +250,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "recipe": {
             "data": f"{n_images} shapes images (64x64 RGB) scaled to [-1, 1], {n_caps} captions each; "
                     f"one caption drawn per image per step",
-            "text_embedding": f"frozen DAMSM sentence feature ({damsm_label} bi-LSTM), not char-CNN-RNN",
+            "text_embedding": text_embedding_note(damsm_asked, damsm),
             "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
             "objective": (f"GAN-CLS: D on (real, right) vs (real, wrong) x {cls_w:g} and (fake, right) x "
                           f"{1 - cls_w:g}; G non-saturating, plus GAN-INT: interpolated embeddings "

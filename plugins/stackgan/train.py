@@ -35,8 +35,9 @@ from torch import nn
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
 from zoo_core.blocks.conditioning import kl_loss
-from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy, damsm_name,
-                                          encode_captions, resolve_damsm, same_text_encoder, sentence_text_scale)
+from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
+                                          encode_captions, resolve_damsm, same_text_encoder,
+                                          sentence_text_scale, text_embedding_note)
 from zoo_core.errors import BadInputError
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
@@ -198,7 +199,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
 
-    damsm_label = damsm_name(damsm)  # before it is loaded: the name or folder asked for
+    damsm_asked = damsm
     damsm = resolve_damsm(damsm, cfg, SHAPES_TEXT_ENCODER)
     source = StackGAN.from_pretrained(str(init_from)) if init_from is not None else None
     if source is not None and (damsm is None or same_text_encoder(source, damsm)):
@@ -340,7 +341,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "data": (f"{n_images} shapes images scaled to [-1, 1] ({model.stage1_size}x{model.stage1_size} for "
                      f"Stage I, {model.image_size}x{model.image_size} for Stage II), {n_caps} captions each; "
                      f"one caption drawn per image per step"),
-            "text_embedding": f"frozen DAMSM sentence feature ({damsm_label} bi-LSTM), not char-CNN-RNN",
+            "text_embedding": text_embedding_note(damsm_asked, damsm),
             "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
             "objective": (f"matching-aware conditional GAN per stage (real/right, real/wrong x 0.5, fake/right x 0.5; "
                           f"Stage II adds unconditional logits), BCE on logits, + {kl_coeff:g} x CA KL"),

@@ -41,6 +41,14 @@ def damsm_name(damsm: Any = None) -> str:
     return str(damsm) if isinstance(damsm, str) or hasattr(damsm, "__fspath__") else "the DAMSM encoders given"
 
 
+def text_embedding_note(asked: Any, resolved: Any) -> str:
+    """The report's text-embedding line of a sentence-conditioned trainer: the DAMSM asked for
+    (``damsm_name``) when ``resolve_damsm`` loaded one, else the config's own frozen encoder."""
+    if resolved is None:
+        return "frozen sentence feature of the config's own bi-LSTM (no DAMSM of its size), not char-CNN-RNN"
+    return f"frozen DAMSM sentence feature ({damsm_name(asked)} bi-LSTM), not char-CNN-RNN"
+
+
 def load_shapes_classifier(classifier: Any = None) -> Any:
     """The shapes attribute classifier (default: shapes-classifier.small), frozen."""
     from ..loading import load
