@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from zoo_core.blocks.attn_discriminators import discriminator_loss, generator_adversarial_loss, make_discriminator
-from zoo_core.blocks.aux_attributes import CLASSES, AttributeHead, attribute_loss
+from zoo_core.blocks.aux_attributes import CLASSES, AttributeHead, attribute_loss, pretrain_heads
 from zoo_core.data.shapes import ATTRIBUTES, generate
 
 
@@ -47,6 +47,20 @@ def test_discriminator_and_generator_losses_add_the_weighted_attribute_terms():
     assert torch.allclose(g_aux, g_plain + 0.5 * attribute_loss(head, netD(fake), labels)[0])
 
 
+def test_pretraining_teaches_trunk_and_head_the_real_images_attributes():
+    torch.manual_seed(0)
+    netD, head = make_discriminator(32, 4, 8), AttributeHead(4 * 8 * 16)
+    data = generate("train", 16)
+    x = F.interpolate(data.images.float() / 127.5 - 1, size=(32, 32), mode="bilinear", antialias=True)
+    labels = torch.as_tensor(data.labels, dtype=torch.long)
+    trunk = netD.img_code_s8[0].weight.detach().clone()
+    before = float(attribute_loss(head, netD(x), labels)[0])
+    pretrain_heads([netD], [head], [x], labels, 60, batch_size=16, lr=3e-3)
+    loss, shape_hits = attribute_loss(head, netD(x), labels)
+    assert not torch.equal(trunk, netD.img_code_s8[0].weight)  # the trunk learns too, not only the head
+    assert float(loss) < before / 3 and shape_hits > 0.8
+
+
 def test_training_with_heads_saves_them_and_continues_an_older_state(tmp_path):
     from plugins.attngan.train import train
     from zoo_core.blocks.damsm_model import DAMSMEncoders
@@ -62,12 +76,14 @@ def test_training_with_heads_saves_them_and_continues_an_older_state(tmp_path):
     # a state written without heads continues with fresh ones, which are then saved
     logs: list[str] = []
     _, report = train("tiny", steps=2, data=data, damsm=damsm, init_from=str(tmp_path / "run"),
-                      disc_state=str(state), d_aux=1.0, log=logs.append)
+                      disc_state=str(state), d_aux=1.0, d_aux_pretrain=3, log=logs.append)
     saved = load_file(str(state))
     assert saved["auxD0/fc.weight"].shape == (sum(CLASSES), 4 * 8 * 16)
     assert float(saved["opt_aux0@0/step"]) == 2.0
     assert any("d_aux_shape" in line for line in logs)
-    assert report["recipe"]["auxiliary_attributes"].endswith("(weight 1)")
+    assert any(line.startswith("discriminators pretrained 3 steps on attributes") for line in logs)
+    assert report["recipe"]["auxiliary_attributes"].endswith("(weight 1), first trained 3 steps on that alone "
+                                                             "(batch 64, Adam lr 0.001)")
     # the generator's term changes what it learns
     params = lambda m: torch.cat([p.detach().flatten() for p in m.generator_parameters()])  # noqa: E731
     runs = [train("tiny", steps=2, data=data, damsm=damsm, init_from=str(tmp_path / "run"), d_aux=1.0, g_aux=g,
@@ -85,3 +101,7 @@ def test_aux_weights_are_checked():
         recipe_with(TRAINING, None, d_aux=-1)
     with pytest.raises(ValueError, match="g_aux needs the heads trained on real images"):
         train("tiny", steps=1, g_aux=1.0, log=None)
+    with pytest.raises(ValueError, match="d_aux_pretrain trains the heads of d_aux"):
+        train("tiny", steps=1, d_aux_pretrain=5, log=None)
+    with pytest.raises(ValueError, match="d_aux_pretrain must be a whole number of at least 0"):
+        recipe_with(TRAINING, None, d_aux_pretrain=2.5)

@@ -66,7 +66,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           keep_best: bool = False, damsm_lambda: float | None = None, lr_g: float | None = None,
           lr_d: float | None = None, twin_kinds: str | None = None, r_num: int | None = None,
           mode_seeking: float | None = None, d_warmup: int | None = None, d_aux: float | None = None,
-          g_aux: float | None = None, ndf: int | None = None,
+          g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
           log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
@@ -87,13 +87,17 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     generator lacks start as the identity. ``mode_seeking`` (not in the paper) weighs a term
     rewarding different images from different noise for one caption (``blocks.mode_seeking``).
     ``d_warmup`` steps first train only the discriminators (for a continued generator whose
-    discriminators were not kept); ``ndf`` replaces the discriminators' width.
+    discriminators were not kept); ``ndf`` replaces the discriminators' width. ``d_aux`` (not in
+    the paper) weighs attribute heads on the discriminators' image codes trained on real images,
+    ``g_aux`` a generator term asking them to read its images as the captions' attributes, and
+    ``d_aux_pretrain`` steps train trunks and heads on real images first (``blocks.aux_attributes``).
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d, mode_seeking=mode_seeking,
-                     d_warmup=d_warmup, d_aux=d_aux, g_aux=g_aux)
+                     d_warmup=d_warmup, d_aux=d_aux, g_aux=g_aux,
+                     d_aux_pretrain=d_aux_pretrain)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, with_sizes(get_config(config), r_num, ndf), damsm=damsm,

@@ -14,6 +14,8 @@ def aux_note(hp: dict[str, Any]) -> str:
     """The report's line on the discriminators' attribute heads (``aux_attributes``)."""
     note = (f"a deviation: each discriminator's image code also predicts the real images' attributes "
             f"(weight {hp['d_aux']:g})")
+    if hp.get("d_aux_pretrain"):
+        note += f", first trained {hp['d_aux_pretrain']} steps on that alone (batch 64, Adam lr 0.001)"
     if hp.get("g_aux"):
         note += f"; the generator's images are asked to be read as their captions' attributes (weight {hp['g_aux']:g})"
     return note

@@ -16,7 +16,7 @@ from ..training_state import load_training_state, save_training_state
 from .attn_discriminators import discriminator_loss, generator_adversarial_loss, make_discriminator
 from .attn_stages import AttentionalT2I
 from .attn_shapes import ShapesBatches
-from .aux_attributes import AttributeHead
+from .aux_attributes import AttributeHead, pretrain_heads
 from .conditioning import kl_loss
 from .mode_seeking import first_rows, mode_seeking_loss, with_pairs
 from .t2i_training import attribute_accuracy, load_damsm
@@ -79,7 +79,7 @@ def with_sizes(cfg: dict[str, Any], r_num: int | None = None, ndf: int | None = 
 
 
 # recipe values that count something, with the least each may be
-COUNTS = {"batch_size": 1, "d_warmup": 0}
+COUNTS = {"batch_size": 1, "d_warmup": 0, "d_aux_pretrain": 0}
 # weights of terms that are off by default: 0 turns one off again
 MAY_BE_ZERO = {"mode_seeking", "d_aux", "g_aux"}
 
@@ -148,7 +148,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
                       seed: int = 0, evaluate: Any = None, eval_every: int = 0, log_every: int = 50,
                       bn_batches: int = 20, disc_state: str | None = None, twin_negatives: bool = False,
                       keep_best: bool = False, mode_seeking: float = 0.0, d_warmup: int = 0,
-                      d_aux: float = 0.0, g_aux: float = 0.0, log: Any = print) -> dict[str, Any]:
+                      d_aux: float = 0.0, g_aux: float = 0.0, d_aux_pretrain: int = 0,
+                      log: Any = print) -> dict[str, Any]:
     """Alternate D and G updates as the originals' trainers do, for ``steps`` updates or until
     ``minutes`` of wall time have passed (whichever comes first).
 
@@ -174,7 +175,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
     default; ``data`` built with labels): each discriminator gets an ``aux_attributes`` head on
     its image code, trained with weight ``d_aux`` to read the real images' attributes; ``g_aux``
     weighs the generator's term asking those heads to read its images as their captions'
-    attributes. Returns the training history and counters.
+    attributes; ``d_aux_pretrain`` steps first train the trunks and heads on that alone
+    (``aux_attributes.pretrain_heads``). Returns the training history and counters.
     """
     if steps is None and minutes is None:
         raise BadInputError("give steps or minutes")
@@ -184,6 +186,8 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
         raise BadInputError("twin_negatives needs training data built with twins (shapes_data(..., twins=True))")
     if g_aux > 0 and not d_aux > 0:
         raise BadInputError("g_aux needs the heads trained on real images: give d_aux too (e.g. -K d_aux=1)")
+    if d_aux_pretrain and not d_aux > 0:
+        raise BadInputError("d_aux_pretrain trains the heads of d_aux: give d_aux too (e.g. -K d_aux=1)")
     if d_aux > 0 and data.labels is None:
         raise BadInputError("d_aux needs training data with attribute labels")
     gen = torch.Generator().manual_seed(seed)
@@ -205,6 +209,12 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
         if load_training_state(disc_state, *state_parts, lenient=("opt_g",),
                                optional=[f"auxD{i}" for i in range(len(heads))]) and log:
             log(f"{disc_state}: the generator's optimiser moments do not fit this generator; they start fresh")
+
+    if d_aux_pretrain:
+        shape_hits = pretrain_heads(netsD, heads, [data.reals[s].to(dev) for s in model.sizes], data.labels.to(dev),
+                                    d_aux_pretrain, seed=seed)
+        if log:
+            log(f"discriminators pretrained {d_aux_pretrain} steps on attributes; shape accuracy {shape_hits:.3f}")
 
     def swap_in_average() -> list[torch.Tensor]:
         backup = [p.detach().clone() for p in g_params]
@@ -356,7 +366,7 @@ def train_with_recipe(model: AttentionalT2I, data: ShapesBatches, extra_loss: An
                             disc_state=disc_state, twin_negatives=hp.get("twin_negatives", "none") != "none",
                             keep_best=bool(hp.get("keep_best")), mode_seeking=hp.get("mode_seeking", 0.0),
                             d_warmup=int(hp.get("d_warmup", 0)), d_aux=hp.get("d_aux", 0.0),
-                            g_aux=hp.get("g_aux", 0.0), log=log)
+                            g_aux=hp.get("g_aux", 0.0), d_aux_pretrain=int(hp.get("d_aux_pretrain", 0)), log=log)
     metrics: dict[str, Any] = {}
     final_evaluate = final_evaluate if final_evaluate is not None else evaluate
     if final_evaluate is not None:
