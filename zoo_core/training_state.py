@@ -40,8 +40,8 @@ def load_training_state(path: str | os.PathLike[str], modules: Mapping[str, torc
 
     The optimisers named in ``lenient`` keep fresh moments, instead of failing, when the saved
     ones do not fit their parameters (e.g. a generator that has grown since); returns their names.
-    The modules and optimisers named in ``optional`` stay fresh when the file has no entry for
-    them (parts added to a setup since the file was written).
+    The modules named in ``optional`` stay fresh when the file has no entry for them (parts added
+    to a setup since the file was written); an optimiser with no entries always starts fresh.
     """
     tensors = load_file(str(path))
     used: set[str] = set()

@@ -17,6 +17,7 @@ from zoo_core.data.shapes import ATTRIBUTES
 
 CLASSES = [len(values) for values in ATTRIBUTES.values()]
 SHAPE_COLUMNS = [i for i, name in enumerate(ATTRIBUTES) if name.startswith("shape")]
+PRETRAIN_BATCH, PRETRAIN_LR = 64, 1e-3  # pretrain_heads' defaults, named in training reports
 
 
 class AttributeHead(nn.Module):
@@ -41,7 +42,7 @@ def attribute_loss(head: AttributeHead, code: torch.Tensor, labels: torch.Tensor
 
 
 def pretrain_heads(netsD: list[nn.Module], heads: list[AttributeHead], reals: list[torch.Tensor],
-                   labels: torch.Tensor, steps: int, *, batch_size: int = 64, lr: float = 1e-3,
+                   labels: torch.Tensor, steps: int, *, batch_size: int = PRETRAIN_BATCH, lr: float = PRETRAIN_LR,
                    seed: int = 0) -> float:
     """Train the discriminators' trunks and their heads to read the attributes of real images
     (``reals``: one tensor per stage, in [-1, 1]) for ``steps`` Adam steps, before any adversarial
