@@ -54,7 +54,7 @@ def test_pretraining_teaches_trunk_and_head_the_real_images_attributes():
     x = F.interpolate(data.images.float() / 127.5 - 1, size=(32, 32), mode="bilinear", antialias=True)
     labels = torch.as_tensor(data.labels, dtype=torch.long)
     trunk = netD.img_code_s8[0].weight.detach().clone()
-    before = float(attribute_loss(head, netD(x), labels)[0])
+    before = float(attribute_loss(head, netD(x), labels)[0].detach())
     pretrain_heads([netD], [head], [x], labels, 60, batch_size=16, lr=3e-3)
     loss, shape_hits = attribute_loss(head, netD(x), labels)
     assert not torch.equal(trunk, netD.img_code_s8[0].weight)  # the trunk learns too, not only the head
@@ -105,3 +105,110 @@ def test_aux_weights_are_checked():
         train("tiny", steps=1, d_aux_pretrain=5, log=None)
     with pytest.raises(ValueError, match="d_aux_pretrain must be a whole number of at least 0"):
         recipe_with(TRAINING, None, d_aux_pretrain=2.5)
+
+
+def test_gan_int_cls_heads_train_save_and_steer_the_generator(tmp_path):
+    from plugins.gan_int_cls.model import GANINTCLS
+    from plugins.gan_int_cls.train import train
+    from zoo_core.data.shapes import load_shapes
+
+    x, caps, labels = load_shapes("train", with_captions=True, with_attributes=True, n=16)
+    state = tmp_path / "disc.safetensors"
+    _, plain = train("tiny", data=(x, caps), max_steps=1, disc_state=str(state), log=None)
+    assert "auxiliary_attributes" not in plain["recipe"] and "d_aux_shape" not in plain["final"]
+    # an older state without a head continues with a fresh one, which is then saved with its moments
+    torch.manual_seed(0)
+    model, report = train("tiny", data=(x, caps), labels=labels, max_steps=2, disc_state=str(state), d_aux=1.0,
+                          g_aux=1.0, log=None)
+    saved = load_file(str(state))
+    assert saved["aux/fc.weight"].shape == (sum(CLASSES), 4 * 8 * 16) and float(saved["opt_aux@0/step"]) == 2.0
+    assert 0 <= report["final"]["d_aux_shape"] <= 1 and 0 <= report["final"]["g_aux_shape"] <= 1
+    assert report["recipe"]["auxiliary_attributes"].endswith("as their captions' attributes (weight 1)")
+    # the generator's term changes what it learns
+    params = lambda m: torch.cat([p.detach().flatten() for p in m.generator_parameters()])  # noqa: E731
+    runs = []
+    for g in (0.0, 5.0):
+        torch.manual_seed(0)
+        runs.append(train("tiny", data=(x, caps), labels=labels, max_steps=2, d_aux=1.0, g_aux=g, log=None)[0])
+    assert not torch.allclose(params(runs[0]), params(runs[1]))
+    assert isinstance(runs[0], GANINTCLS)
+
+
+def test_gan_int_cls_head_settings_are_checked():
+    from plugins.gan_int_cls.train import train
+    from zoo_core.data.shapes import load_shapes
+
+    x, caps, labels = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    with pytest.raises(ValueError, match="g_aux needs the heads trained on real images"):
+        train("tiny", data=(x, caps), max_steps=1, g_aux=1.0, log=None)
+    with pytest.raises(ValueError, match="pass labels= with data"):
+        train("tiny", data=(x, caps), max_steps=1, d_aux=1.0, log=None)
+    with pytest.raises(ValueError, match="labels has 4 rows for 8 images"):
+        train("tiny", data=(x, caps), labels=labels[:4], max_steps=1, d_aux=1.0, log=None)
+    with pytest.raises(ValueError, match="d_aux must be zero or more"):
+        train("tiny", data=(x, caps), labels=labels, max_steps=1, d_aux=-1.0, log=None)
+
+
+def test_stackgan_pp_heads_read_every_branch_and_steer_the_generator():
+    from plugins.stackgan_pp.train import train
+    from zoo_core.data.shapes import generate
+
+    data = generate("train", n=16)
+    params = lambda m: torch.cat([p.detach().flatten() for p in m.generator_parameters()])  # noqa: E731
+    runs = [train("tiny", data=(data.images, data.captions), labels=data.labels, max_steps=2, eval_every=None,
+                  d_aux=1.0, g_aux=g, log=None) for g in (0.0, 5.0)]
+    (plain, plain_report), (steered, report) = runs
+    assert 0 <= report["final"]["d_aux_shape"] <= 1 and 0 <= report["final"]["g_aux_shape"] <= 1
+    assert "g_aux_shape" not in plain_report["final"]
+    assert report["recipe"]["auxiliary_attributes"].startswith("a deviation: each discriminator's image code")
+    assert not torch.allclose(params(plain), params(steered))
+    with pytest.raises(ValueError, match="pass labels= with data"):
+        train("tiny", data=(data.images, data.captions), max_steps=1, eval_every=None, d_aux=1.0, log=None)
+    with pytest.raises(ValueError, match="g_aux needs the heads"):
+        train("tiny", data=(data.images, data.captions), max_steps=1, eval_every=None, g_aux=1.0, log=None)
+
+
+def test_stackgan_pp_losses_add_exactly_the_weighted_head_terms():
+    from plugins.stackgan_pp.config import CONFIGS, TRAINING
+    from plugins.stackgan_pp.losses import discriminator_loss, generator_loss
+    from plugins.stackgan_pp.model import StackGANpp
+
+    torch.manual_seed(0)
+    model = StackGANpp(**CONFIGS["tiny"])
+    d = model.make_discriminators()[-1].eval()  # eval: batch norm gives the same output on each call
+    size = d.image_size
+    real, wrong, fake = (torch.rand(4, 3, size, size) * 2 - 1 for _ in range(3))
+    mu = torch.randn(4, d.ef_dim)
+    labels = torch.stack([torch.randint(0, c, (4,)) for c in CLASSES], 1)
+    head = AttributeHead(d.df_dim * 8 * 4 * 4)
+    plain, _ = discriminator_loss(d, real, wrong, fake, mu)
+    with_aux, stats = discriminator_loss(d, real, wrong, fake, mu, aux=(head, labels, 2.0))
+    term, hits = attribute_loss(head, d.encode(real), labels)
+    assert torch.allclose(with_aux, plain + 2.0 * term) and stats["d_aux_shape"] == hits
+    hp = {**TRAINING, "color": 0.0}
+    logvar = torch.zeros_like(mu)
+    g_plain, _ = generator_loss([d], [fake], mu, logvar, hp)
+    g_aux, g_stats = generator_loss([d], [fake], mu, logvar, hp, ([head], labels, 0.5))
+    assert torch.allclose(g_aux, g_plain + 0.5 * attribute_loss(head, d.encode(fake), labels)[0])
+    assert g_stats["g_aux_shape"] == attribute_loss(head, d.encode(fake), labels)[1]
+
+
+def test_stackgan_heads_train_per_stage_and_steer_the_generator():
+    from plugins.stackgan.train import train
+    from zoo_core.blocks.aux_attributes import aux_log
+    from zoo_core.data.shapes import load_shapes
+
+    x, caps, labels = load_shapes("train", with_captions=True, with_attributes=True, n=16, size=32)
+    params = lambda m: torch.cat([p.detach().flatten() for p in m.STAGE1_G.parameters()])  # noqa: E731
+    logs: list[str] = []
+    runs = [train("tiny", data=(x, caps), labels=labels, max_steps=2, stages=1, d_aux=1.0, g_aux=g,
+                  log=logs.append if g else None) for g in (0.0, 5.0)]
+    (plain, _), (steered, report) = runs
+    final = report["stages"][0]["final"]
+    assert 0 <= final["d_aux_shape"] <= 1 and 0 <= final["g_aux_shape"] <= 1
+    assert any("aux shape D" in line for line in logs)
+    assert report["recipe"]["auxiliary_attributes"].endswith("(weight 5)")
+    assert not torch.allclose(params(plain), params(steered))
+    assert aux_log({"d_aux_shape": 0.5}) == "  aux shape D 0.50" and aux_log({}) == ""
+    with pytest.raises(ValueError, match="pass labels= with data"):
+        train("tiny", data=(x, caps), max_steps=1, stages=1, d_aux=1.0, log=None)

@@ -138,7 +138,7 @@ def test_stage2_step_leaves_stage1_fixed():
         p.requires_grad_(True)
     opt = torch.optim.Adam(params, lr=1e-2)
     fake, mu, logvar = model.stage2(low, text.sentence, eps2)
-    loss = generator_loss(disc2, fake, mu) + 2.0 * kl_loss(mu, logvar)
+    loss = generator_loss(disc2, fake, mu)[0] + 2.0 * kl_loss(mu, logvar)
     loss.backward()
     opt.step()
     assert all(p.grad is None for p in model.STAGE1_G.parameters())

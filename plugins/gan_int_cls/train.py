@@ -28,8 +28,10 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
+from zoo_core.blocks.aux_attributes import AttributeHead, attribute_loss, aux_log, aux_note, check_aux_weights
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
                                           encode_captions, resolve_damsm, text_embedding_note)
+from zoo_core.errors import BadInputError
 from zoo_core.training_state import load_training_state, save_training_state
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
@@ -118,7 +120,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           max_steps: int | None = None, max_seconds: float | None = None, eval_every_s: float = 240.0,
           threads: int | None = 1, device: str = "cpu", init_from: str | Path | None = None,
           disc_state: str | Path | None = None, twin_negatives: str | None = None,
-          twin_kinds: str | None = None, log: Callable[[str], None] | None = print) -> tuple[GANINTCLS, dict[str, Any]]:
+          twin_kinds: str | None = None, d_aux: float = 0.0, g_aux: float = 0.0, labels: torch.Tensor | None = None,
+          log: Callable[[str], None] | None = print) -> tuple[GANINTCLS, dict[str, Any]]:
     """Train the generator against a matching-aware discriminator built from the same config.
 
     ``data`` is (images (N, 3, 64, 64) in [0, 1], N caption lists); by default the shapes train
@@ -131,7 +134,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     when it exists and receives their final state (to continue a run). ``twin_negatives="d"`` (a
     deviation; ``data`` then also carries N lists of twin captions) adds each real image paired
     with a twin caption as a mismatched pair; ``twin_kinds`` ("shape" unless asked, e.g.
-    "shape,swap") says which twins give them.
+    "shape,swap") says which twins give them. ``d_aux`` / ``g_aux`` (deviations, as TAC-GAN adds
+    to this model; off by default): a linear head on the discriminator's image code learns the
+    real images' attributes with weight ``d_aux`` (``blocks.aux_attributes``; ``labels`` (N, 8) are
+    the scenes' attributes, read from the train split when ``data`` is not given), and the
+    generator is asked, with weight ``g_aux``, to have its images read as its captions'
+    attributes. The head and its moments are kept in ``disc_state``.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
@@ -140,6 +148,15 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
+    check_aux_weights(d_aux, g_aux)
+    hp.update(d_aux=d_aux, g_aux=g_aux)
+    if d_aux > 0 and labels is None:
+        if data is not None:
+            raise BadInputError("d_aux needs the scenes' attribute labels: pass labels= with data")
+        from zoo_core.data.shapes import load_shapes
+
+        x01, caps, labels = load_shapes("train", with_captions=True, with_attributes=True)
+        data = (x01, caps)
     damsm_asked = damsm
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]
@@ -166,15 +183,21 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     opt_g = torch.optim.Adam(model.generator_parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
     cls_w, interp_w, beta = hp["cls_weight"], hp["interp_weight"], hp["interp_beta"]
-    state_parts = ({"disc": disc}, {"opt_d": opt_d, "opt_g": opt_g})
+    head = AttributeHead(disc.ndf * 8 * 4 * 4).to(device) if d_aux > 0 else None
+    if head is not None and len(labels) != n_images:
+        raise BadInputError(f"labels has {len(labels)} rows for {n_images} images")
+    opt_aux = torch.optim.Adam(head.parameters(), lr=lr, betas=betas) if head is not None else None
+    state_parts = ({"disc": disc, **({"aux": head} if head is not None else {})},
+                   {"opt_d": opt_d, "opt_g": opt_g, **({"opt_aux": opt_aux} if opt_aux is not None else {})})
     if disc_state is not None and Path(disc_state).exists():
-        load_training_state(disc_state, *state_parts)
+        load_training_state(disc_state, *state_parts, optional=["aux"])
 
     def check() -> None:  # the snapshot selection's score, on the weights of the moment
         recalibrate_batchnorm(model, sentences, generator=torch.Generator().manual_seed(seed + 2))
         run.offer(model, caption_accuracy(model, classifier, select_prompts, seed=seed + 3))
 
-    stat_keys = STAT_KEYS + (("d_twin",) if twin_sentences is not None else ())
+    stat_keys = (STAT_KEYS + (("d_twin",) if twin_sentences is not None else ())
+                 + (("d_aux_shape",) if head is not None else ()) + (("g_aux_shape",) if g_aux > 0 else ()))
     run = EpochRun(stat_keys, max_steps=max_steps, max_seconds=max_seconds,
                    eval_every_s=eval_every_s, check=check if classifier is not None else None, log=log)
 
@@ -199,8 +222,15 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             opt_d.zero_grad(set_to_none=True)
             twin = None if twin_sentences is None else twin_sentences[idx, cols].to(device)
             loss_d, scores = discriminator_loss(disc, real, text, fake, cls_w, twin)
+            aux_stats = {}
+            if head is not None:
+                opt_aux.zero_grad(set_to_none=True)
+                err_aux, aux_stats["d_aux_shape"] = attribute_loss(head, disc.netD_1(real), labels[idx].to(device))
+                loss_d = loss_d + d_aux * err_aux
             loss_d.backward()
             opt_d.step()
+            if opt_aux is not None:
+                opt_aux.step()
             s_real, s_wrong, s_fake = scores["real"], scores["wrong"], scores["fake"]
 
             # G: fool D on (G(z, t), t) and on the interpolated (G(z, t_int), t_int)
@@ -208,11 +238,15 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             s_gen = disc(fakes, torch.cat((text, text_int)))
             weights = torch.cat((torch.ones(b), torch.full((half,), interp_w))).to(device)
             loss_g = F.binary_cross_entropy_with_logits(s_gen, torch.ones_like(s_gen), weight=weights)
+            if g_aux > 0:  # the interpolated captions have no scene, so only G(z, t) is read
+                err_g_aux, aux_stats["g_aux_shape"] = attribute_loss(head, disc.netD_1(fake), labels[idx].to(device))
+                loss_g = loss_g + g_aux * err_g_aux
             loss_g.backward()
             opt_g.step()
 
             stats = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_real": torch.sigmoid(s_real).mean().item(),
-                     "d_wrong": torch.sigmoid(s_wrong).mean().item(), "d_fake": torch.sigmoid(s_fake).mean().item()}
+                     "d_wrong": torch.sigmoid(s_wrong).mean().item(), "d_fake": torch.sigmoid(s_fake).mean().item(),
+                     **aux_stats}
             if "twin" in scores:
                 stats["d_twin"] = torch.sigmoid(scores["twin"]).mean().item()
             stop = run.record(stats)
@@ -221,8 +255,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         row = run.end_epoch(epoch)
         if log:
             log(f"epoch {row['epoch']:3d}  loss_d {row['loss_d']:.3f}  loss_g {row['loss_g']:.3f}  "
-                f"D(x,t) {row['d_real']:.2f}  D(x,wrong) {row['d_wrong']:.2f}  D(G,t) {row['d_fake']:.2f}  "
-                f"{row['seconds']:.0f}s")
+                f"D(x,t) {row['d_real']:.2f}  D(x,wrong) {row['d_wrong']:.2f}  D(G,t) {row['d_fake']:.2f}"
+                f"{aux_log(row)}  {row['seconds']:.0f}s")
         if stop:
             break
 
@@ -252,6 +286,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                     f"one caption drawn per image per step",
             "text_embedding": text_embedding_note(damsm_asked, damsm),
             "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
+            **({"auxiliary_attributes": aux_note(hp)} if head is not None else {}),
             "objective": (f"GAN-CLS: D on (real, right) vs (real, wrong) x {cls_w:g} and (fake, right) x "
                           f"{1 - cls_w:g}; G non-saturating, plus GAN-INT: interpolated embeddings "
                           f"(beta {beta:g}) weighted {interp_w:g}; BCE on logits"),

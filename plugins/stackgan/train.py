@@ -34,6 +34,7 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
+from zoo_core.blocks.aux_attributes import AttributeHead, attribute_loss, aux_log, aux_note, check_aux_weights
 from zoo_core.blocks.conditioning import kl_loss
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
                                           encode_captions, resolve_damsm, same_text_encoder,
@@ -112,12 +113,15 @@ def _pick_prompts(captions: list[list[str]], n: int, seed: int) -> list[str]:
 
 
 def discriminator_loss(disc: STAGE1_D, real: torch.Tensor, fake: torch.Tensor, mu: torch.Tensor,
-                       twin_mu: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                       twin_mu: torch.Tensor | None = None,
+                       aux: tuple[AttributeHead, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The original's compute_discriminator_loss on logits (real, wrong and fake pairs).
 
     ``twin_mu`` (a deviation, off in the paper's recipe): the CA means of each real image's twin
     caption (its scene with one thing changed). Those pairs are mismatched too; the wrong term
-    becomes the mean of the two wrong terms, so its weight stays the original's."""
+    becomes the mean of the two wrong terms, so its weight stays the original's. ``aux`` = (head,
+    the real images' attribute labels, weight) (a deviation too): adds weight x the head's
+    attribute cross-entropy on the real image code (``blocks.aux_attributes``)."""
     cond = mu.detach()
     real_f, fake_f = disc(real), disc(fake.detach())
     s_real = disc.get_cond_logits(real_f, cond)
@@ -137,13 +141,19 @@ def discriminator_loss(disc: STAGE1_D, real: torch.Tensor, fake: torch.Tensor, m
         err_real = (err_real + bce(u_real, torch.ones_like(u_real))) / 2
         err_fake = (err_fake + bce(u_fake, torch.zeros_like(u_fake))) / 2
     loss = err_real + (err_fake + err_wrong) * 0.5
+    if aux is not None:
+        err_aux, twin_stats["d_aux_shape"] = attribute_loss(aux[0], real_f, aux[1])
+        loss = loss + aux[2] * err_aux
     stats = {"d_real": torch.sigmoid(s_real).mean().item(), "d_wrong": torch.sigmoid(s_wrong).mean().item(),
              "d_fake": torch.sigmoid(s_fake).mean().item(), **twin_stats}
     return loss, stats
 
 
-def generator_loss(disc: STAGE1_D, fake: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-    """The original's compute_generator_loss (before the KL term)."""
+def generator_loss(disc: STAGE1_D, fake: torch.Tensor, mu: torch.Tensor,
+                   aux: tuple[AttributeHead, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The original's compute_generator_loss (before the KL term), and its statistics. ``aux`` =
+    (head, the captions' attribute labels, weight) (a deviation): adds weight x the head's
+    attribute cross-entropy on the generated images."""
     bce = F.binary_cross_entropy_with_logits
     fake_f = disc(fake)
     s = disc.get_cond_logits(fake_f, mu.detach())
@@ -151,7 +161,11 @@ def generator_loss(disc: STAGE1_D, fake: torch.Tensor, mu: torch.Tensor) -> torc
     if disc.get_uncond_logits is not None:
         u = disc.get_uncond_logits(fake_f)
         loss = loss + bce(u, torch.ones_like(u))
-    return loss
+    stats = {}
+    if aux is not None:
+        err_aux, stats["g_aux_shape"] = attribute_loss(aux[0], fake_f, aux[1])
+        loss = loss + aux[2] * err_aux
+    return loss, stats
 
 
 def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, seed: int = 0,
@@ -161,7 +175,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           eval_every_s: float = 240.0, threads: int | None = 1, device: str = "cpu",
           init_from: str | Path | None = None, reset_ca: bool = False, kl_coeff: float | None = None,
           kl_warmup: int | None = None, twin_negatives: str | None = None, twin_kinds: str | None = None,
-          stages: int | list[int] = (1, 2), log: Callable[[str], None] | None = print) -> tuple[StackGAN, dict[str, Any]]:
+          stages: int | list[int] = (1, 2), d_aux: float = 0.0, g_aux: float = 0.0,
+          labels: torch.Tensor | None = None, log: Callable[[str], None] | None = print) -> tuple[StackGAN, dict[str, Any]]:
     """Train Stage-I, then Stage-II, each against its discriminator.
 
     ``data`` is (images (N, 3, H, H) in [0, 1] at the final size, N caption lists); by default the
@@ -177,7 +192,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     N lists of twin captions) adds each real image paired with a twin caption's condition as a
     mismatched pair (``discriminator_loss``'s ``twin_mu``); ``twin_kinds`` ("shape" unless
     asked, e.g. "shape,swap") says which twins give them. ``stages=2`` trains Stage II only (of a model
-    continued with ``init_from``).
+    continued with ``init_from``). ``d_aux`` / ``g_aux`` (deviations, off by default): each
+    stage's discriminator gets a linear head on its image code that learns the real images'
+    attributes with weight ``d_aux`` (``blocks.aux_attributes``; ``labels`` (N, 8) the scenes'
+    attributes, from the train split when ``data`` is not given), and the generator is asked,
+    with weight ``g_aux``, to have its images read as its captions' attributes.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     stages = [stages] if isinstance(stages, int) else list(stages)
@@ -191,6 +210,15 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
+    check_aux_weights(d_aux, g_aux)
+    hp.update(d_aux=d_aux, g_aux=g_aux)
+    if d_aux > 0 and labels is None:
+        if data is not None:
+            raise BadInputError("d_aux needs the scenes' attribute labels: pass labels= with data")
+        from zoo_core.data.shapes import load_shapes
+
+        x01, caps, labels = load_shapes("train", with_captions=True, with_attributes=True)
+        data = (x01, caps)
     stage_epochs = (hp["stage1_epochs"], hp["stage2_epochs"]) if epochs is None else (epochs, epochs)
     stage_seconds = (hp["stage1_seconds"] if stage1_seconds is None else stage1_seconds,
                      hp["stage2_seconds"] if stage2_seconds is None else stage2_seconds)
@@ -225,6 +253,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         twin_captions = train_twin_captions(len(captions), hp["twin_kinds"])
     twin_sentences = encode_captions(model, twin_captions) if twin_captions is not None else None
     n_images, n_caps = sentences.shape[:2]
+    if d_aux > 0 and len(labels) != n_images:
+        raise BadInputError(f"labels has {len(labels)} rows for {n_images} images")
     select_prompts = _pick_prompts(captions, 300, seed + 1) if classifier is not None else []
     disc1, disc2 = (d.to(device) for d in model.make_discriminators())
     betas = (hp["beta1"], hp["beta2"])
@@ -240,6 +270,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             p.requires_grad_(True)
         opt_g = torch.optim.Adam(g_params, lr=lr, betas=betas)
         opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
+        head = AttributeHead(disc.df_dim * 8 * 4 * 4).to(device) if d_aux > 0 else None
+        opt_aux = torch.optim.Adam(head.parameters(), lr=lr, betas=betas) if head is not None else None
         real_all = real1 if stage == 1 else real2
         limit = stage_seconds[stage - 1]
 
@@ -253,7 +285,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             for mod in gen_modules:
                 mod.train()
 
-        run = EpochRun(STAT_KEYS + (("d_twin",) if twin_sentences is not None else ()), max_steps=max_steps,
+        keys = (STAT_KEYS + (("d_twin",) if twin_sentences is not None else ())
+                + (("d_aux_shape",) if head is not None else ()) + (("g_aux_shape",) if g_aux > 0 else ()))
+        run = EpochRun(keys, max_steps=max_steps,
                        max_seconds=limit, eval_every_s=eval_every_s, check=check if classifier is not None else None,
                        log=log, label=f"stage {stage} ")
         set_modes()
@@ -280,26 +314,33 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                 if twin_sentences is not None:
                     with torch.no_grad():
                         twin_mu = model.condition_mean(stage, twin_sentences[idx, cols].to(device))
+                aux_labels = labels[idx].to(device) if head is not None else None
                 opt_d.zero_grad(set_to_none=True)
-                loss_d, stats = discriminator_loss(disc, real, fake, mu, twin_mu)
+                if opt_aux is not None:
+                    opt_aux.zero_grad(set_to_none=True)
+                loss_d, stats = discriminator_loss(disc, real, fake, mu, twin_mu,
+                                                   (head, aux_labels, d_aux) if head is not None else None)
                 loss_d.backward()
                 opt_d.step()
+                if opt_aux is not None:
+                    opt_aux.step()
 
                 opt_g.zero_grad(set_to_none=True)
                 kl = kl_loss(mu, logvar)
                 kl_w = kl_coeff * min(1.0, run.step / kl_warmup) if kl_warmup else kl_coeff
-                loss_g = generator_loss(disc, fake, mu) + kl_w * kl
+                loss_adv, g_stats = generator_loss(disc, fake, mu, (head, aux_labels, g_aux) if g_aux > 0 else None)
+                loss_g = loss_adv + kl_w * kl
                 loss_g.backward()
                 opt_g.step()
 
-                stop = run.record({"loss_d": loss_d.item(), "loss_g": loss_g.item(), "kl": kl.item(), **stats})
+                stop = run.record({"loss_d": loss_d.item(), "loss_g": loss_g.item(), "kl": kl.item(), **stats, **g_stats})
                 if stop:
                     break
             row = run.end_epoch(epoch)
             if log:
                 log(f"stage {stage} epoch {row['epoch']:3d}  loss_d {row['loss_d']:.3f}  loss_g {row['loss_g']:.3f}  "
                     f"kl {row['kl']:.3f}  D(x,t) {row['d_real']:.2f}  D(x,wrong) {row['d_wrong']:.2f}  "
-                    f"D(G,t) {row['d_fake']:.2f}  {row['seconds']:.0f}s")
+                    f"D(G,t) {row['d_fake']:.2f}{aux_log(row)}  {row['seconds']:.0f}s")
             if stop:
                 break
         if classifier is not None:
@@ -343,6 +384,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                      f"one caption drawn per image per step"),
             "text_embedding": text_embedding_note(damsm_asked, damsm),
             "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
+            **({"auxiliary_attributes": aux_note(hp)} if d_aux > 0 else {}),
             "objective": (f"matching-aware conditional GAN per stage (real/right, real/wrong x 0.5, fake/right x 0.5; "
                           f"Stage II adds unconditional logits), BCE on logits, + {kl_coeff:g} x CA KL"),
             "optimizer": f"Adam lr {lr:g}, betas {betas}, generator and discriminator",

@@ -35,6 +35,7 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
+from zoo_core.blocks.aux_attributes import AttributeHead, aux_note, check_aux_weights
 from zoo_core.blocks.t2i_training import (attribute_accuracy, damsm_name, encode_captions, load_damsm,
                                           load_shapes_classifier, same_text_encoder, sentence_text_scale)
 from zoo_core.errors import BadInputError
@@ -99,7 +100,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           damsm: Any = None, classifier: Any = None, eval_every: int | None = None,
           eval_prompts: int = 500, device: str = "cpu", init_from: str | None = None,
           kl_coeff: float | None = None, twin_negatives: str | None = None, twin_kinds: str | None = None,
-          keep_best: bool = False, log: Callable[[str], None] | None = print) -> tuple[StackGANpp, dict[str, Any]]:
+          keep_best: bool = False, d_aux: float = 0.0, g_aux: float = 0.0, labels: torch.Tensor | None = None,
+          log: Callable[[str], None] | None = print) -> tuple[StackGANpp, dict[str, Any]]:
     """Train the generator tree and its discriminators.
 
     ``data`` is (uint8 images (N, 3, 64, 64), captions per image); default the shapes train
@@ -114,7 +116,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     mismatched pair (``discriminator_loss``'s ``twin_mu``); ``twin_kinds`` as for AttnGAN.
     A continued generator keeps its ``text_scale`` unless ``damsm`` brings another text encoder.
     ``keep_best`` ends with the averaged weights of the check with the best mean attribute
-    accuracy on training captions, not the last ones.
+    accuracy on training captions, not the last ones. ``d_aux`` / ``g_aux`` (deviations, off by
+    default): each discriminator gets a linear head on its image code that learns the real
+    images' attributes with weight ``d_aux`` (``blocks.aux_attributes``; ``labels`` (N, 8) the
+    scenes' attributes, from the train split when ``data`` is not given), and the generator tree
+    is asked, with weight ``g_aux``, to have its images read as its captions' attributes.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     if threads:
@@ -124,6 +130,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(name, TRAINING) if name else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     hp["kl"] = hp["kl"] if kl_coeff is None else float(kl_coeff)
+    check_aux_weights(d_aux, g_aux)
+    hp.update(d_aux=d_aux, g_aux=g_aux)
     if keep_best and not (eval_every and (classifier is not None or name == "small")):
         raise BadInputError("keep_best needs caption-accuracy checks (eval_every and a classifier)")
     epochs = hp["epochs"] if epochs is None else epochs
@@ -137,10 +145,15 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
         shapes = generate("train")
         images_u8, captions = shapes.images, shapes.captions
+        labels = shapes.labels if labels is None else labels
         twin_captions = train_twin_captions(len(captions), hp["twin_kinds"]) if hp["twin_negatives"] != "none" else None
     else:
         data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
         images_u8, captions = data[0], data[1]
+    if d_aux > 0 and labels is None:
+        raise BadInputError("d_aux needs the scenes' attribute labels: pass labels= with data")
+    if d_aux > 0 and len(labels) != len(images_u8):
+        raise BadInputError(f"labels has {len(labels)} rows for {len(images_u8)} images")
     if images_u8.dtype != torch.uint8:
         images_u8 = (images_u8.float().clamp(0, 1) * 255).round().to(torch.uint8)
 
@@ -185,6 +198,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     params_g = model.generator_parameters()
     opt_g = torch.optim.Adam(params_g, lr=hp["lr_g"], betas=betas)
     opt_ds = [torch.optim.Adam(d.parameters(), lr=hp["lr_d"], betas=betas) for d in discs]
+    heads = [AttributeHead(d.df_dim * 8 * 4 * 4).to(device) for d in discs] if d_aux > 0 else []
+    opts_aux = [torch.optim.Adam(h.parameters(), lr=hp["lr_d"], betas=betas) for h in heads]
     avg = [p.detach().clone() for p in params_g]
 
     if classifier is None and name == "small":
@@ -230,17 +245,23 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
             row: dict[str, float] = {}
             loss_d_total = 0.0
+            aux_labels = labels[idx].to(device) if heads else None
             for k, (d, opt) in enumerate(zip(discs, opt_ds)):
                 opt.zero_grad(set_to_none=True)
+                if heads:
+                    opts_aux[k].zero_grad(set_to_none=True)
                 loss_d, st = discriminator_loss(d, reals[k], wrongs[k], fakes[k].detach(), mu.detach(), hp["uncond"],
-                                                 twin_mu)
+                                                 twin_mu, (heads[k], aux_labels, d_aux) if heads else None)
                 loss_d.backward()
                 opt.step()
+                if heads:
+                    opts_aux[k].step()
                 loss_d_total += loss_d.item()
                 if k == len(discs) - 1:
                     row.update(st)
             opt_g.zero_grad(set_to_none=True)
-            loss_g, gs = generator_loss(discs, fakes, mu, logvar, hp)
+            loss_g, gs = generator_loss(discs, fakes, mu, logvar, hp,
+                                        (heads, aux_labels, g_aux) if g_aux > 0 else None)
             loss_g.backward()
             opt_g.step()
             # the average warms up (decay (1 + t) / (10 + t) until it reaches hp["ema"]) so that a
@@ -303,6 +324,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "text": (f"frozen DAMSM text encoder of {damsm_label} (sentence features)" if damsm is not None
                      else "frozen text encoder"),
             "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
+            **({"auxiliary_attributes": aux_note(hp)} if heads else {}),
             "snapshot": (f"the averaged weights at step {best[1]}, best mean attribute accuracy ({best[0]:.4f}) of "
                          f"the checks on training captions" if best is not None else "the last averaged weights"),
             "objective": ("joint conditional + unconditional BCE per branch (real / mismatched / fake), "
@@ -315,11 +337,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "steps": step,
             "seed": seed,
             "warm_start": str(init_from) if init_from is not None else None,
-            "discriminator_parameters": sum(p.numel() for p in discs.parameters()),
+            "discriminator_parameters": sum(p.numel() for p in discs.parameters()),  # heads not counted
             "device": f"{device}, torch threads: {torch.get_num_threads()}",
         },
         "wall_time_s": round(wall, 1),
-        "final": {k: last[k] for k in ("loss_d", "loss_g", "d_real", "d_wrong", "d_fake", "color", "kl") if k in last},
+        "final": {k: last[k] for k in ("loss_d", "loss_g", "d_real", "d_wrong", "d_fake", "color", "kl",
+                                       "d_aux_shape", "g_aux_shape") if k in last},
         "history": history,
         "evals": evals,
         "metrics": metrics,

@@ -8,19 +8,7 @@ import torch
 
 from .attn_stages import AttentionalT2I
 from .attn_shapes import ShapesBatches
-from .aux_attributes import PRETRAIN_BATCH, PRETRAIN_LR
-
-
-def aux_note(hp: dict[str, Any]) -> str:
-    """The report's line on the discriminators' attribute heads (``aux_attributes``)."""
-    note = (f"a deviation: each discriminator's image code also predicts the real images' attributes "
-            f"(weight {hp['d_aux']:g})")
-    if hp.get("d_aux_pretrain"):
-        note += f", first trained {hp['d_aux_pretrain']} steps on that alone "
-        note += f"(batch {PRETRAIN_BATCH}, Adam lr {PRETRAIN_LR:g})"
-    if hp.get("g_aux"):
-        note += f"; the generator's images are asked to be read as their captions' attributes (weight {hp['g_aux']:g})"
-    return note
+from .aux_attributes import aux_note
 
 
 def device_note(device: str | torch.device) -> str:

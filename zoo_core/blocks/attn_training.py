@@ -16,7 +16,7 @@ from ..training_state import load_training_state, save_training_state
 from .attn_discriminators import discriminator_loss, generator_adversarial_loss, make_discriminator
 from .attn_stages import AttentionalT2I
 from .attn_shapes import ShapesBatches
-from .aux_attributes import AttributeHead, pretrain_heads
+from .aux_attributes import AttributeHead, check_aux_weights, pretrain_heads
 from .conditioning import kl_loss
 from .mode_seeking import first_rows, mode_seeking_loss, with_pairs
 from .t2i_training import attribute_accuracy, load_damsm
@@ -184,10 +184,7 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
         raise BadInputError("keep_best needs an evaluator run every eval_every steps")
     if twin_negatives and data.twin_ids is None:
         raise BadInputError("twin_negatives needs training data built with twins (shapes_data(..., twins=True))")
-    if g_aux > 0 and not d_aux > 0:
-        raise BadInputError("g_aux needs the heads trained on real images: give d_aux too (e.g. -K d_aux=1)")
-    if d_aux_pretrain and not d_aux > 0:
-        raise BadInputError("d_aux_pretrain trains the heads of d_aux: give d_aux too (e.g. -K d_aux=1)")
+    check_aux_weights(d_aux, g_aux, d_aux_pretrain)
     if d_aux > 0 and data.labels is None:
         raise BadInputError("d_aux needs training data with attribute labels")
     gen = torch.Generator().manual_seed(seed)

@@ -9,11 +9,15 @@ have its images read as their captions' attributes (``g_aux``). The labels are t
 canonical attributes, which their captions state."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from zoo_core.data.shapes import ATTRIBUTES
+
+from ..errors import BadInputError
 
 CLASSES = [len(values) for values in ATTRIBUTES.values()]
 SHAPE_COLUMNS = [i for i, name in enumerate(ATTRIBUTES) if name.startswith("shape")]
@@ -62,3 +66,33 @@ def pretrain_heads(netsD: list[nn.Module], heads: list[AttributeHead], reals: li
         opt.step()
         hits = terms[-1][1]
     return hits
+
+
+def check_aux_weights(d_aux: float, g_aux: float, pretrain: int = 0) -> None:
+    """One-line errors for attribute-head settings that cannot work together."""
+    for key, value in (("d_aux", d_aux), ("g_aux", g_aux)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise BadInputError(f"{key} must be zero or more, not {value!r}")
+    if g_aux > 0 and not d_aux > 0:
+        raise BadInputError("g_aux needs the heads trained on real images: give d_aux too (e.g. -K d_aux=1)")
+    if pretrain and not d_aux > 0:
+        raise BadInputError("d_aux_pretrain trains the heads of d_aux: give d_aux too (e.g. -K d_aux=1)")
+
+
+def aux_note(hp: dict[str, Any]) -> str:
+    """A training report's line on the discriminators' attribute heads."""
+    note = (f"a deviation: each discriminator's image code also predicts the real images' attributes "
+            f"(weight {hp['d_aux']:g})")
+    if hp.get("d_aux_pretrain"):
+        note += f", first trained {hp['d_aux_pretrain']} steps on that alone "
+        note += f"(batch {PRETRAIN_BATCH}, Adam lr {PRETRAIN_LR:g})"
+    if hp.get("g_aux"):
+        note += f"; the generator's images are asked to be read as their captions' attributes (weight {hp['g_aux']:g})"
+    return note
+
+
+def aux_log(row: dict[str, float]) -> str:
+    """The heads' shape accuracies on real (D) and generated (G) images, for an epoch's log line."""
+    parts = [f"{label} {row[key]:.2f}" for key, label in (("d_aux_shape", "aux shape D"), ("g_aux_shape", "G"))
+             if key in row]
+    return "".join(f"  {part}" for part in parts)
