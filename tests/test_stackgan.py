@@ -17,7 +17,7 @@ from torch import nn
 
 from plugins.stackgan.config import PAPER_BIRDS, SMALL, TINY
 from plugins.stackgan.model import StackGAN
-from plugins.stackgan.train import discriminator_loss, generator_loss
+from plugins.stackgan.losses import discriminator_loss, generator_loss
 from zoo_core.blocks.conditioning import kl_loss
 from zoo_core.blocks.text_to_image import TextFeatures
 from zoo_core.errors import BadInputError

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from plugins.stackgan.config import TINY
 from plugins.stackgan.model import StackGAN
-from plugins.stackgan.train import discriminator_loss
+from plugins.stackgan.losses import discriminator_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 

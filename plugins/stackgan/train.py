@@ -34,7 +34,7 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.aux_attributes import AttributeHead, attribute_loss, aux_log, aux_note, check_aux_weights
+from zoo_core.blocks.aux_attributes import AttributeHead, aux_log, aux_note, check_aux_weights
 from zoo_core.blocks.conditioning import kl_loss
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
                                           encode_captions, resolve_damsm, same_text_encoder,
@@ -42,7 +42,8 @@ from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attrib
 from zoo_core.errors import BadInputError
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
-from .model import STAGE1_D, StackGAN
+from .losses import discriminator_loss, generator_loss
+from .model import StackGAN
 
 STAT_KEYS = ("loss_d", "loss_g", "kl", "d_real", "d_wrong", "d_fake")
 # Twin-caption hard negatives (not in the paper): what each setting of twin_negatives adds.
@@ -110,62 +111,6 @@ def _pick_prompts(captions: list[list[str]], n: int, seed: int) -> list[str]:
     rows = torch.randperm(len(captions), generator=gen)[:n].tolist()
     cols = torch.randint(0, len(captions[0]), (len(rows),), generator=gen).tolist()
     return [captions[r][c] for r, c in zip(rows, cols)]
-
-
-def discriminator_loss(disc: STAGE1_D, real: torch.Tensor, fake: torch.Tensor, mu: torch.Tensor,
-                       twin_mu: torch.Tensor | None = None,
-                       aux: tuple[AttributeHead, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """The original's compute_discriminator_loss on logits (real, wrong and fake pairs).
-
-    ``twin_mu`` (a deviation, off in the paper's recipe): the CA means of each real image's twin
-    caption (its scene with one thing changed). Those pairs are mismatched too; the wrong term
-    becomes the mean of the two wrong terms, so its weight stays the original's. ``aux`` = (head,
-    the real images' attribute labels, weight) (a deviation too): adds weight x the head's
-    attribute cross-entropy on the real image code (``blocks.aux_attributes``)."""
-    cond = mu.detach()
-    real_f, fake_f = disc(real), disc(fake.detach())
-    s_real = disc.get_cond_logits(real_f, cond)
-    s_wrong = disc.get_cond_logits(real_f[:-1], cond[1:])  # each image with the next one's condition
-    s_fake = disc.get_cond_logits(fake_f, cond)
-    bce = F.binary_cross_entropy_with_logits
-    err_real = bce(s_real, torch.ones_like(s_real))
-    err_wrong = bce(s_wrong, torch.zeros_like(s_wrong))
-    twin_stats = {}
-    if twin_mu is not None:
-        s_twin = disc.get_cond_logits(real_f, twin_mu.detach())
-        err_wrong = (err_wrong + bce(s_twin, torch.zeros_like(s_twin))) / 2
-        twin_stats["d_twin"] = torch.sigmoid(s_twin).mean().item()
-    err_fake = bce(s_fake, torch.zeros_like(s_fake))
-    if disc.get_uncond_logits is not None:
-        u_real, u_fake = disc.get_uncond_logits(real_f), disc.get_uncond_logits(fake_f)
-        err_real = (err_real + bce(u_real, torch.ones_like(u_real))) / 2
-        err_fake = (err_fake + bce(u_fake, torch.zeros_like(u_fake))) / 2
-    loss = err_real + (err_fake + err_wrong) * 0.5
-    if aux is not None:
-        err_aux, twin_stats["d_aux_shape"] = attribute_loss(aux[0], real_f, aux[1])
-        loss = loss + aux[2] * err_aux
-    stats = {"d_real": torch.sigmoid(s_real).mean().item(), "d_wrong": torch.sigmoid(s_wrong).mean().item(),
-             "d_fake": torch.sigmoid(s_fake).mean().item(), **twin_stats}
-    return loss, stats
-
-
-def generator_loss(disc: STAGE1_D, fake: torch.Tensor, mu: torch.Tensor,
-                   aux: tuple[AttributeHead, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """The original's compute_generator_loss (before the KL term), and its statistics. ``aux`` =
-    (head, the captions' attribute labels, weight) (a deviation): adds weight x the head's
-    attribute cross-entropy on the generated images."""
-    bce = F.binary_cross_entropy_with_logits
-    fake_f = disc(fake)
-    s = disc.get_cond_logits(fake_f, mu.detach())
-    loss = bce(s, torch.ones_like(s))
-    if disc.get_uncond_logits is not None:
-        u = disc.get_uncond_logits(fake_f)
-        loss = loss + bce(u, torch.ones_like(u))
-    stats = {}
-    if aux is not None:
-        err_aux, stats["g_aux_shape"] = attribute_loss(aux[0], fake_f, aux[1])
-        loss = loss + aux[2] * err_aux
-    return loss, stats
 
 
 def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, seed: int = 0,
