@@ -212,3 +212,18 @@ def test_stackgan_heads_train_per_stage_and_steer_the_generator():
     assert aux_log({"d_aux_shape": 0.5}) == "  aux shape D 0.50" and aux_log({}) == ""
     with pytest.raises(ValueError, match="pass labels= with data"):
         train("tiny", data=(x, caps), max_steps=1, stages=1, d_aux=1.0, log=None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["gan_int_cls", "stackgan"])
+def test_heads_on_the_default_data_keep_the_caption_checks(family):
+    """With no ``data``, the labels come from the train split and the published classifier
+    still checks and scores the run (it is skipped only for data a caller brings)."""
+    import importlib
+
+    train = importlib.import_module(f"plugins.{family}.train").train
+    kwargs = {"stages": 1} if family == "stackgan" else {}
+    _, report = train("tiny", max_steps=2, d_aux=1.0, eval_every_s=1e9, log=None, **kwargs)
+    assert 0 <= report["metrics"]["caption_accuracy"] <= 1
+    evals = report["stages"][0]["evaluations"] if family == "stackgan" else report["evaluations"]
+    assert len(evals) == 1  # the final check of the kept snapshot

@@ -153,10 +153,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     if d_aux > 0 and labels is None:
         if data is not None:
             raise BadInputError("d_aux needs the scenes' attribute labels: pass labels= with data")
-        from zoo_core.data.shapes import load_shapes
+        from zoo_core.data.shapes import generate
 
-        x01, caps, labels = load_shapes("train", with_captions=True, with_attributes=True)
-        data = (x01, caps)
+        labels = generate("train").labels  # the split attach_text_and_data loads (cached)
     damsm_asked = damsm
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]

@@ -160,10 +160,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     if d_aux > 0 and labels is None:
         if data is not None:
             raise BadInputError("d_aux needs the scenes' attribute labels: pass labels= with data")
-        from zoo_core.data.shapes import load_shapes
+        from zoo_core.data.shapes import generate
 
-        x01, caps, labels = load_shapes("train", with_captions=True, with_attributes=True)
-        data = (x01, caps)
+        labels = generate("train").labels  # the split attach_text_and_data loads (cached)
     stage_epochs = (hp["stage1_epochs"], hp["stage2_epochs"]) if epochs is None else (epochs, epochs)
     stage_seconds = (hp["stage1_seconds"] if stage1_seconds is None else stage1_seconds,
                      hp["stage2_seconds"] if stage2_seconds is None else stage2_seconds)
