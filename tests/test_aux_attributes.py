@@ -149,11 +149,21 @@ def test_gan_int_cls_head_settings_are_checked():
         train("tiny", data=(x, caps), labels=labels, max_steps=1, d_aux=-1.0, log=None)
 
 
-def test_stackgan_pp_heads_read_every_branch_and_steer_the_generator():
+def test_stackgan_pp_heads_read_every_branch_and_steer_the_generator(tmp_path):
     from plugins.stackgan_pp.train import train
     from zoo_core.data.shapes import generate
 
     data = generate("train", n=16)
+    # the discriminators' state: written without heads, continued with fresh ones, saved with them
+    state = tmp_path / "disc.safetensors"
+    train("tiny", data=(data.images, data.captions), max_steps=1, eval_every=None, disc_state=state, log=None)
+    assert not any(k.startswith("auxD") for k in load_file(str(state)))
+    logs: list[str] = []
+    train("tiny", data=(data.images, data.captions), labels=data.labels, max_steps=2, eval_every=None,
+          disc_state=state, d_aux=1.0, log=logs.append)
+    saved = load_file(str(state))
+    assert float(saved["opt_d0@0/step"]) == 3.0 and float(saved["opt_aux2@0/step"]) == 2.0
+    assert any(line.startswith(f"discriminators and optimiser moments continued from {state}") for line in logs)
     params = lambda m: torch.cat([p.detach().flatten() for p in m.generator_parameters()])  # noqa: E731
     runs = [train("tiny", data=(data.images, data.captions), labels=data.labels, max_steps=2, eval_every=None,
                   d_aux=1.0, g_aux=g, log=None) for g in (0.0, 5.0)]

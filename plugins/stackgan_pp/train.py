@@ -17,14 +17,13 @@ Here the caption embedding is the frozen DAMSM shapes text encoder's sentence fe
 original used char-CNN-RNN embeddings), computed once for every training caption; real images
 at the three scales are the 64x64 shapes resized with antialiasing.
 
-``train(config, ...)`` returns ``(model, report)`` like every zoo trainer.
-    python -m plugins.stackgan_pp.train --config small --out runs/stackgan-pp-small
-also writes the training report and sample grids per stage next to the weights.
+``train(config, ...)`` returns ``(model, report)`` like every zoo trainer; ``scripts/train.py
+stackgan-pp --config small --out DIR`` runs it and saves the model folder with its report
+(``zoo sample DIR --stage 0/1/2`` shows each branch).
 """
 from __future__ import annotations
 
 import copy
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -39,6 +38,7 @@ from zoo_core.blocks.aux_attributes import AttributeHead, aux_note, check_aux_we
 from zoo_core.blocks.t2i_training import (attribute_accuracy, damsm_name, encode_captions, load_damsm,
                                           load_shapes_classifier, same_text_encoder, sentence_text_scale)
 from zoo_core.errors import BadInputError
+from zoo_core.training_state import load_training_state, save_training_state
 
 from .config import TRAINING, TRAINING_FOR, get_config
 from .losses import discriminator_loss, generator_loss
@@ -48,11 +48,6 @@ from .model import StackGANpp, weights_init
 # Twin-caption hard negatives (not in the paper): what each setting of twin_negatives adds.
 TWIN_NEGATIVES = {"none": None, "d": TWIN_NEGATIVES_D}
 
-GRID_PROMPTS = [
-    "a big red circle", "a small blue square above a yellow triangle", "a large green star on a white background",
-    "a purple diamond on the left", "a small orange cross at the top", "a big cyan circle below a pink square",
-    "a yellow triangle to the left of a blue circle on a gray background", "a big white background with a red star in the center",
-]
 
 
 def pyramid(x01_uint8: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
@@ -100,7 +95,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           damsm: Any = None, classifier: Any = None, eval_every: int | None = None,
           eval_prompts: int = 500, device: str = "cpu", init_from: str | None = None,
           kl_coeff: float | None = None, twin_negatives: str | None = None, twin_kinds: str | None = None,
-          keep_best: bool = False, d_aux: float = 0.0, g_aux: float = 0.0, labels: torch.Tensor | None = None,
+          keep_best: bool = False, disc_state: str | Path | None = None, d_aux: float = 0.0, g_aux: float = 0.0,
+          labels: torch.Tensor | None = None,
           log: Callable[[str], None] | None = print) -> tuple[StackGANpp, dict[str, Any]]:
     """Train the generator tree and its discriminators.
 
@@ -110,7 +106,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     early; ``classifier`` (default: the published shapes classifier, for the small config)
     tracks caption accuracy every ``eval_every`` steps on training captions and scores
     ``eval_prompts`` test captions at the end. ``init_from`` (a saved StackGAN++ folder of the
-    same config) continues that generator tree; the discriminators start fresh. ``kl_coeff``
+    same config) continues that generator tree; the discriminators start fresh unless
+    ``disc_state`` (a .safetensors file) exists: it holds them, their heads and every optimiser's
+    moments, and receives their state at the end. ``kl_coeff``
     replaces the recipe's CA KL weight. ``twin_negatives="d"`` (a deviation; ``data`` then also
     carries N lists of twin captions) pairs each real image with a twin caption's condition as a
     mismatched pair (``discriminator_loss``'s ``twin_mu``); ``twin_kinds`` as for AttnGAN.
@@ -200,6 +198,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     opt_ds = [torch.optim.Adam(d.parameters(), lr=hp["lr_d"], betas=betas) for d in discs]
     heads = [AttributeHead(d.df_dim * 8 * 4 * 4).to(device) for d in discs] if d_aux > 0 else []
     opts_aux = [torch.optim.Adam(h.parameters(), lr=hp["lr_d"], betas=betas) for h in heads]
+    state_parts = ({**{f"netD{i}": d for i, d in enumerate(discs)}, **{f"auxD{i}": h for i, h in enumerate(heads)}},
+                   {"opt_g": opt_g, **{f"opt_d{i}": o for i, o in enumerate(opt_ds)},
+                    **{f"opt_aux{i}": o for i, o in enumerate(opts_aux)}})
+    if disc_state is not None and Path(disc_state).exists():
+        load_training_state(disc_state, *state_parts, optional=[f"auxD{i}" for i in range(len(heads))])
+        if log:
+            log(f"discriminators and optimiser moments continued from {disc_state}")
     avg = [p.detach().clone() for p in params_g]
 
     if classifier is None and name == "small":
@@ -299,6 +304,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         if stop:
             break
 
+    if disc_state is not None:
+        save_training_state(disc_state, *state_parts)
     if best is not None:
         avg = best[2]
     final = averaged(hp.get("bn_batches", 32))
@@ -348,49 +355,3 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         "metrics": metrics,
     }
     return final, report
-
-
-def save_grids(model: StackGANpp, out: Path, n_per_prompt: int = 8, seed: int = 0) -> list[Path]:
-    """One grid per stage: each row a prompt of GRID_PROMPTS, upscaled to 64x64 for viewing."""
-    from torchvision.utils import save_image
-
-    prompts = [p for p in GRID_PROMPTS for _ in range(n_per_prompt)]
-    paths = []
-    for stage in range(model.branch_num):
-        x = model.sample(len(prompts), prompt=prompts, generator=seed, stage=stage).images01()
-        if x.shape[-1] < 64:
-            x = F.interpolate(x, size=(64, 64), mode="nearest")
-        path = out / f"samples-stage{stage}.png"
-        save_image(x, str(path), nrow=n_per_prompt, padding=2, pad_value=1.0)
-        paths.append(path)
-    return paths
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="train StackGAN++ and save a zoo model folder")
-    parser.add_argument("--config", default="small")
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--minutes", type=float, default=None)
-    parser.add_argument("--max-steps", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--eval-every", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    model, report = train(args.config, epochs=args.epochs, seed=args.seed, minutes=args.minutes,
-                          max_steps=args.max_steps, batch_size=args.batch_size, eval_every=args.eval_every)
-    report["config_name"] = args.config
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out)
-    (args.out / "training.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    grids = save_grids(model, args.out)
-    size = (args.out / "model.safetensors").stat().st_size
-    print(f"saved {args.out} ({model.num_parameters():,} parameters, {size / 1e6:.2f} MB); "
-          f"trained in {report['wall_time_s']:.0f}s; grids: {', '.join(map(str, grids))}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
