@@ -28,7 +28,7 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.aux_attributes import AttributeHead, attribute_loss, aux_log, aux_note, check_aux_weights
+from zoo_core.blocks.aux_attributes import AttributeHead, attribute_loss, aux_log, aux_note, head_labels
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
                                           encode_captions, resolve_damsm, text_embedding_note)
 from zoo_core.errors import BadInputError
@@ -148,14 +148,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
-    check_aux_weights(d_aux, g_aux)
+    labels = head_labels(d_aux, g_aux, labels, data)
     hp.update(d_aux=d_aux, g_aux=g_aux)
-    if d_aux > 0 and labels is None:
-        if data is not None:
-            raise BadInputError("d_aux needs the scenes' attribute labels: pass labels= with data")
-        from zoo_core.data.shapes import generate
-
-        labels = generate("train").labels  # the split attach_text_and_data loads (cached)
     damsm_asked = damsm
     epochs = hp["epochs"] if epochs is None else epochs
     batch_size = batch_size or hp["batch_size"]

@@ -34,7 +34,7 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.aux_attributes import AttributeHead, aux_log, aux_note, check_aux_weights
+from zoo_core.blocks.aux_attributes import AttributeHead, aux_log, aux_note, head_labels
 from zoo_core.blocks.conditioning import kl_loss
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
                                           encode_captions, resolve_damsm, same_text_encoder,
@@ -155,14 +155,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(config, TRAINING) if isinstance(config, str) else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
-    check_aux_weights(d_aux, g_aux)
+    labels = head_labels(d_aux, g_aux, labels, data)
     hp.update(d_aux=d_aux, g_aux=g_aux)
-    if d_aux > 0 and labels is None:
-        if data is not None:
-            raise BadInputError("d_aux needs the scenes' attribute labels: pass labels= with data")
-        from zoo_core.data.shapes import generate
-
-        labels = generate("train").labels  # the split attach_text_and_data loads (cached)
     stage_epochs = (hp["stage1_epochs"], hp["stage2_epochs"]) if epochs is None else (epochs, epochs)
     stage_seconds = (hp["stage1_seconds"] if stage1_seconds is None else stage1_seconds,
                      hp["stage2_seconds"] if stage2_seconds is None else stage2_seconds)

@@ -34,7 +34,7 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.aux_attributes import AttributeHead, aux_note, check_aux_weights
+from zoo_core.blocks.aux_attributes import AttributeHead, aux_note, head_labels
 from zoo_core.blocks.t2i_training import (attribute_accuracy, damsm_name, encode_captions, load_damsm,
                                           load_shapes_classifier, same_text_encoder, sentence_text_scale)
 from zoo_core.errors import BadInputError
@@ -128,7 +128,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(name, TRAINING) if name else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     hp["kl"] = hp["kl"] if kl_coeff is None else float(kl_coeff)
-    check_aux_weights(d_aux, g_aux)
+    labels = head_labels(d_aux, g_aux, labels, data)
     hp.update(d_aux=d_aux, g_aux=g_aux)
     if keep_best and not (eval_every and (classifier is not None or name == "small")):
         raise BadInputError("keep_best needs caption-accuracy checks (eval_every and a classifier)")
@@ -143,13 +143,10 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
         shapes = generate("train")
         images_u8, captions = shapes.images, shapes.captions
-        labels = shapes.labels if labels is None else labels
         twin_captions = train_twin_captions(len(captions), hp["twin_kinds"]) if hp["twin_negatives"] != "none" else None
     else:
         data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
         images_u8, captions = data[0], data[1]
-    if d_aux > 0 and labels is None:
-        raise BadInputError("d_aux needs the scenes' attribute labels: pass labels= with data")
     if d_aux > 0 and len(labels) != len(images_u8):
         raise BadInputError(f"labels has {len(labels)} rows for {len(images_u8)} images")
     if images_u8.dtype != torch.uint8:

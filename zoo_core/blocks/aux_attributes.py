@@ -79,6 +79,20 @@ def check_aux_weights(d_aux: float, g_aux: float, pretrain: int = 0) -> None:
         raise BadInputError("d_aux_pretrain trains the heads of d_aux: give d_aux too (e.g. -K d_aux=1)")
 
 
+def head_labels(d_aux: float, g_aux: float, labels: torch.Tensor | None, data: Any) -> torch.Tensor | None:
+    """The scenes' attribute labels (N, len(ATTRIBUTES)) a trainer's heads learn, after checking
+    the weights: ``labels`` as given, else those of the shapes train split when the trainer
+    loads it (``data`` None); None when there are no heads and none were given."""
+    check_aux_weights(d_aux, g_aux)
+    if d_aux > 0 and labels is None:
+        if data is not None:
+            raise BadInputError("d_aux needs the scenes' attribute labels: pass labels= with data")
+        from zoo_core.data.shapes import generate
+
+        labels = generate("train").labels  # the split the trainers load without data (cached)
+    return None if labels is None else torch.as_tensor(labels, dtype=torch.long)
+
+
 def aux_note(hp: dict[str, Any]) -> str:
     """A training report's line on the discriminators' attribute heads."""
     note = (f"a deviation: each discriminator's image code also predicts the real images' attributes "
