@@ -49,7 +49,6 @@ from .model import StackGANpp, weights_init
 TWIN_NEGATIVES = {"none": None, "d": TWIN_NEGATIVES_D}
 
 
-
 def pyramid(x01_uint8: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
     """Real images in [-1, 1] at each branch's size (antialiased resizing of the 64x64 data)."""
     x = x01_uint8.float() / 127.5 - 1.0
