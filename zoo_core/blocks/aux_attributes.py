@@ -1,4 +1,4 @@
-"""Auxiliary attribute heads on the attentional discriminators (a deviation, off in the papers'
+"""Auxiliary attribute heads on the text-to-image discriminators (a deviation, off in the papers'
 recipes; in the spirit of AC-GAN / TAC-GAN's auxiliary classifier).
 
 Measured on the shapes data: the image code of a trained D_NET64 (8ndf x 4 x 4) predicts a
