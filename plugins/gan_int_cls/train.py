@@ -28,7 +28,7 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.aux_attributes import AttributeHead, attribute_loss, aux_log, aux_note, head_labels
+from zoo_core.blocks.aux_attributes import AttributeHead, attribute_loss, aux_log, aux_note, aux_stat_keys, head_labels
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
                                           encode_captions, resolve_damsm, text_embedding_note)
 from zoo_core.errors import BadInputError
@@ -189,8 +189,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         recalibrate_batchnorm(model, sentences, generator=torch.Generator().manual_seed(seed + 2))
         run.offer(model, caption_accuracy(model, classifier, select_prompts, seed=seed + 3))
 
-    stat_keys = (STAT_KEYS + (("d_twin",) if twin_sentences is not None else ())
-                 + (("d_aux_shape",) if head is not None else ()) + (("g_aux_shape",) if g_aux > 0 else ()))
+    stat_keys = STAT_KEYS + (("d_twin",) if twin_sentences is not None else ()) + aux_stat_keys(d_aux, g_aux)
     run = EpochRun(stat_keys, max_steps=max_steps, max_seconds=max_seconds,
                    eval_every_s=eval_every_s, check=check if classifier is not None else None, log=log)
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.aux_attributes import AttributeHead, aux_log, aux_note, head_labels
+from zoo_core.blocks.aux_attributes import AttributeHead, aux_log, aux_note, aux_stat_keys, head_labels
 from zoo_core.blocks.conditioning import kl_loss
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
                                           encode_captions, resolve_damsm, same_text_encoder,
@@ -223,8 +223,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             for mod in gen_modules:
                 mod.train()
 
-        keys = (STAT_KEYS + (("d_twin",) if twin_sentences is not None else ())
-                + (("d_aux_shape",) if head is not None else ()) + (("g_aux_shape",) if g_aux > 0 else ()))
+        keys = STAT_KEYS + (("d_twin",) if twin_sentences is not None else ()) + aux_stat_keys(d_aux, g_aux)
         run = EpochRun(keys, max_steps=max_steps,
                        max_seconds=limit, eval_every_s=eval_every_s, check=check if classifier is not None else None,
                        log=log, label=f"stage {stage} ")

@@ -105,6 +105,11 @@ def aux_note(hp: dict[str, Any]) -> str:
     return note
 
 
+def aux_stat_keys(d_aux: float, g_aux: float) -> tuple[str, ...]:
+    """The statistics the heads add to a trainer's log: their shape accuracy on real and on generated images."""
+    return (("d_aux_shape",) if d_aux > 0 else ()) + (("g_aux_shape",) if g_aux > 0 else ())
+
+
 def aux_log(row: dict[str, float]) -> str:
     """The heads' shape accuracies on real (D) and generated (G) images, for an epoch's log line."""
     parts = [f"{label} {row[key]:.2f}" for key, label in (("d_aux_shape", "aux shape D"), ("g_aux_shape", "G"))
