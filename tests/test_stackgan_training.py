@@ -99,3 +99,29 @@ def test_stage_two_alone_leaves_stage_one_as_continued(tmp_path):
     for k, v in first.STAGE1_G.state_dict().items():
         assert torch.equal(v, again.STAGE1_G.state_dict()[k]), k
     assert not torch.equal(first.hr_joint[0].weight, again.hr_joint[0].weight)
+
+
+def test_disc_state_carries_both_stages_discriminators_heads_and_moments(tmp_path):
+    from safetensors.torch import load_file
+
+    from plugins.stackgan.train import train
+    from zoo_core.data.shapes import load_shapes
+
+    x, caps, labels = load_shapes("train", size=TINY["image_size"], with_captions=True, with_attributes=True, n=16)
+    state = tmp_path / "disc.safetensors"
+    first, _ = train("tiny", data=(x, caps), max_steps=1, classifier=None, disc_state=state, log=None)
+    saved = load_file(str(state))
+    assert float(saved["opt_d1@0/step"]) == 1.0 and float(saved["opt_g2@0/step"]) == 1.0
+    assert not any(k.startswith("auxD") for k in saved)
+    first.save_pretrained(tmp_path / "run")
+    # Stage II alone continues its discriminator; an older file without heads gains fresh ones
+    logs: list[str] = []
+    train("tiny", data=(x, caps), labels=labels, max_steps=2, stages=2, init_from=str(tmp_path / "run"),
+          classifier=None, disc_state=state, d_aux=1.0, log=logs.append)
+    again = load_file(str(state))
+    assert float(again["opt_d2@0/step"]) == 3.0 and float(again["opt_d1@0/step"]) == 1.0
+    assert float(again["opt_aux2@0/step"]) == 2.0 and "auxD1/fc.weight" in again
+    weight1, weight2 = (next(k for k in saved if k.startswith(f"netD{s}/") and k.endswith("weight")) for s in (1, 2))
+    assert torch.equal(again[weight1], saved[weight1])  # Stage I's discriminator kept as it was
+    assert not torch.equal(again[weight2], saved[weight2])
+    assert any(line.startswith(f"discriminators and optimiser moments continued from {state}") for line in logs)

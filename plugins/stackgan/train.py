@@ -40,6 +40,7 @@ from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attrib
                                           encode_captions, resolve_damsm, same_text_encoder,
                                           sentence_text_scale, text_embedding_note)
 from zoo_core.errors import BadInputError
+from zoo_core.training_state import load_training_state, save_training_state
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
 from .losses import discriminator_loss, generator_loss
@@ -121,7 +122,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           init_from: str | Path | None = None, reset_ca: bool = False, kl_coeff: float | None = None,
           kl_warmup: int | None = None, twin_negatives: str | None = None, twin_kinds: str | None = None,
           stages: int | list[int] = (1, 2), d_aux: float = 0.0, g_aux: float = 0.0,
-          labels: torch.Tensor | None = None, log: Callable[[str], None] | None = print) -> tuple[StackGAN, dict[str, Any]]:
+          disc_state: str | Path | None = None, labels: torch.Tensor | None = None, log: Callable[[str], None] | None = print) -> tuple[StackGAN, dict[str, Any]]:
     """Train Stage-I, then Stage-II, each against its discriminator.
 
     ``data`` is (images (N, 3, H, H) in [0, 1] at the final size, N caption lists); by default the
@@ -130,8 +131,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     encoder as built). ``classifier``: the attribute classifier for snapshot selection and the
     reported caption accuracy ("auto": the published one, unless ``data`` is given; None: skip).
     ``epochs`` applies to each stage; ``max_steps`` (per stage) and the stage time caps stop early.
-    ``init_from`` (a saved model folder) warm-starts both generators (discriminators start fresh;
-    its text_scale is kept unless ``damsm`` brings another text encoder);
+    ``init_from`` (a saved model folder) warm-starts both generators (discriminators start fresh
+    unless ``disc_state`` has them; its text_scale is kept unless ``damsm`` brings another text
+    encoder);
     ``reset_ca`` re-initialises both CA nets; ``kl_warmup`` ramps the KL weight up from 0 over that
     many steps of each stage. ``twin_negatives="d"`` (a deviation; ``data`` then also carries
     N lists of twin captions) adds each real image paired with a twin caption's condition as a
@@ -141,7 +143,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     stage's discriminator gets a linear head on its image code that learns the real images'
     attributes with weight ``d_aux`` (``blocks.aux_attributes``; ``labels`` (N, 8) the scenes'
     attributes, from the train split when ``data`` is not given), and the generator is asked,
-    with weight ``g_aux``, to have its images read as its captions' attributes.
+    with weight ``g_aux``, to have its images read as its captions' attributes. ``disc_state`` (a
+    .safetensors file): both stages' discriminators, their heads and every optimiser's moments start
+    from it when it exists, and are written to it at the end, so a later run continues this one.
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     stages = [stages] if isinstance(stages, int) else list(stages)
@@ -194,22 +198,32 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     if d_aux > 0 and len(labels) != n_images:
         raise BadInputError(f"labels has {len(labels)} rows for {n_images} images")
     select_prompts = _pick_prompts(captions, 300, seed + 1) if classifier is not None else []
-    disc1, disc2 = (d.to(device) for d in model.make_discriminators())
     betas = (hp["beta1"], hp["beta2"])
+    discs = dict(zip((1, 2), (d.to(device) for d in model.make_discriminators())))
+    heads = {s: AttributeHead(d.df_dim * 8 * 4 * 4).to(device) for s, d in discs.items()} if d_aux > 0 else {}
+    stage_modules = {1: [model.STAGE1_G], 2: model.stage2_modules()}
+    opts_g = {s: torch.optim.Adam([p for mod in mods for p in mod.parameters()], lr=lr, betas=betas)
+              for s, mods in stage_modules.items()}
+    opts_d = {s: torch.optim.Adam(d.parameters(), lr=lr, betas=betas) for s, d in discs.items()}
+    opts_aux = {s: torch.optim.Adam(h.parameters(), lr=lr, betas=betas) for s, h in heads.items()}
+    state_parts = ({**{f"netD{s}": d for s, d in discs.items()}, **{f"auxD{s}": h for s, h in heads.items()}},
+                   {**{f"opt_g{s}": o for s, o in opts_g.items()}, **{f"opt_d{s}": o for s, o in opts_d.items()},
+                    **{f"opt_aux{s}": o for s, o in opts_aux.items()}})
+    if disc_state is not None and Path(disc_state).exists():
+        load_training_state(disc_state, *state_parts, optional=[f"auxD{s}" for s in heads])
+        if log:
+            log(f"discriminators and optimiser moments continued from {disc_state}")
     kl_coeff = hp["kl_coeff"] if kl_coeff is None else kl_coeff
     kl_warmup = hp.get("kl_warmup", 0) if kl_warmup is None else kl_warmup
     start_all = time.perf_counter()
     stage_reports = []
 
-    for stage, disc in ((s, (disc1, disc2)[s - 1]) for s in sorted(stages)):
-        gen_modules = [model.STAGE1_G] if stage == 1 else model.stage2_modules()
+    for stage in sorted(stages):
+        disc, gen_modules, opt_g, opt_d = discs[stage], stage_modules[stage], opts_g[stage], opts_d[stage]
+        head, opt_aux = heads.get(stage), opts_aux.get(stage)
         g_params = [p for mod in gen_modules for p in mod.parameters()]
         for p in g_params:
             p.requires_grad_(True)
-        opt_g = torch.optim.Adam(g_params, lr=lr, betas=betas)
-        opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
-        head = AttributeHead(disc.df_dim * 8 * 4 * 4).to(device) if d_aux > 0 else None
-        opt_aux = torch.optim.Adam(head.parameters(), lr=lr, betas=betas) if head is not None else None
         real_all = real1 if stage == 1 else real2
         limit = stage_seconds[stage - 1]
 
@@ -295,6 +309,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
             "final": run.final(run.keys),
             "history": run.history, "evaluations": run.evals})
 
+    if disc_state is not None:
+        save_training_state(disc_state, *state_parts)
     metrics: dict[str, float] = {}
     if classifier is not None:
         from zoo_core.data.shapes import load_shapes
