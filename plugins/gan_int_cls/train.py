@@ -28,10 +28,10 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.aux_attributes import AttributeHead, attribute_loss, aux_log, aux_note, aux_stat_keys, head_labels
+from zoo_core.blocks.aux_attributes import (AttributeHead, attribute_loss, aux_log, aux_note, aux_stat_keys,
+                                           check_label_rows, head_labels)
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
                                           encode_captions, resolve_damsm, text_embedding_note)
-from zoo_core.errors import BadInputError
 from zoo_core.training_state import load_training_state, save_training_state
 
 from .config import SHAPES_TEXT_ENCODER, TRAINING, TRAINING_FOR, get_config
@@ -177,8 +177,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
     cls_w, interp_w, beta = hp["cls_weight"], hp["interp_weight"], hp["interp_beta"]
     head = AttributeHead(disc.ndf * 8 * 4 * 4).to(device) if d_aux > 0 else None
-    if head is not None and len(labels) != n_images:
-        raise BadInputError(f"labels has {len(labels)} rows for {n_images} images")
+    check_label_rows(d_aux, labels, n_images)
     opt_aux = torch.optim.Adam(head.parameters(), lr=lr, betas=betas) if head is not None else None
     state_parts = ({"disc": disc, **({"aux": head} if head is not None else {})},
                    {"opt_d": opt_d, "opt_g": opt_g, **({"opt_aux": opt_aux} if opt_aux is not None else {})})

@@ -34,7 +34,8 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.aux_attributes import AttributeHead, aux_log, aux_note, aux_stat_keys, head_labels
+from zoo_core.blocks.aux_attributes import (AttributeHead, aux_log, aux_note, aux_stat_keys, check_label_rows,
+                                           head_labels)
 from zoo_core.blocks.conditioning import kl_loss
 from zoo_core.blocks.t2i_training import (EpochRun, attach_text_and_data, attribute_accuracy,
                                           encode_captions, resolve_damsm, same_text_encoder,
@@ -195,8 +196,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         twin_captions = train_twin_captions(len(captions), hp["twin_kinds"])
     twin_sentences = encode_captions(model, twin_captions) if twin_captions is not None else None
     n_images, n_caps = sentences.shape[:2]
-    if d_aux > 0 and len(labels) != n_images:
-        raise BadInputError(f"labels has {len(labels)} rows for {n_images} images")
+    check_label_rows(d_aux, labels, n_images)
     select_prompts = _pick_prompts(captions, 300, seed + 1) if classifier is not None else []
     betas = (hp["beta1"], hp["beta2"])
     discs = dict(zip((1, 2), (d.to(device) for d in model.make_discriminators())))

@@ -34,7 +34,7 @@ from torch import nn
 
 from zoo_core.blocks.attn_shapes import split_twin_captions, train_twin_captions
 from zoo_core.blocks.attn_training import TWIN_NEGATIVES_D, twin_note, with_twin_negatives
-from zoo_core.blocks.aux_attributes import AttributeHead, aux_note, head_labels
+from zoo_core.blocks.aux_attributes import AttributeHead, aux_note, check_label_rows, head_labels
 from zoo_core.blocks.t2i_training import (attribute_accuracy, damsm_name, encode_captions, load_damsm,
                                           load_shapes_classifier, same_text_encoder, sentence_text_scale)
 from zoo_core.errors import BadInputError
@@ -146,8 +146,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     else:
         data, twin_captions = split_twin_captions(data, hp["twin_negatives"] != "none")
         images_u8, captions = data[0], data[1]
-    if d_aux > 0 and len(labels) != len(images_u8):
-        raise BadInputError(f"labels has {len(labels)} rows for {len(images_u8)} images")
+    check_label_rows(d_aux, labels, len(images_u8))
     if images_u8.dtype != torch.uint8:
         images_u8 = (images_u8.float().clamp(0, 1) * 255).round().to(torch.uint8)
 

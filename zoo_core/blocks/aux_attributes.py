@@ -93,6 +93,12 @@ def head_labels(d_aux: float, g_aux: float, labels: torch.Tensor | None, data: A
     return None if labels is None else torch.as_tensor(labels, dtype=torch.long)
 
 
+def check_label_rows(d_aux: float, labels: torch.Tensor | None, n_images: int) -> None:
+    """A one-line error when the heads' labels do not give one row per training image."""
+    if d_aux > 0 and labels is not None and len(labels) != n_images:
+        raise BadInputError(f"labels has {len(labels)} rows for {n_images} images")
+
+
 def aux_note(hp: dict[str, Any]) -> str:
     """A training report's line on the discriminators' attribute heads."""
     note = (f"a deviation: each discriminator's image code also predicts the real images' attributes "
