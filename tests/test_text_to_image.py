@@ -112,6 +112,26 @@ def test_stage_truncation_and_attention_extras():
     assert many.extras["attention"].shape[:2] == (20, 18)  # chunks of 16 with different longest prompts
 
 
+def test_ca_noise_scales_the_conditioning_draws_only():
+    model = ToyT2I()
+    seen = []
+    generate = model.generate
+    model.generate = lambda noise, text, eps=None, attention=False: seen.append((noise, eps)) or generate(
+        noise, text, eps, attention)
+    base = model.sample(3, prompt="a red circle", generator=0)
+    half = model.sample(3, prompt="a red circle", generator=0, ca_noise="0.5")  # CLI strings parse
+    model.sample(3, prompt="a red circle", generator=0, ca_noise=0)
+    (z1, e1), (z2, e2), (z3, e3) = seen
+    assert torch.equal(z1, z2) and torch.equal(z1, z3)  # the noise draws stay the same
+    assert torch.allclose(e2, e1 * 0.5) and torch.count_nonzero(e3) == 0 and torch.count_nonzero(e1) > 0
+    assert not torch.equal(base.data, half.data)
+    with pytest.raises(BadInputError, match="ca_noise must be 0 or more"):
+        model.sample(1, prompt="a red circle", ca_noise=-1)
+    model.c_dim = None  # a family without conditioning augmentation (GAN-INT-CLS)
+    with pytest.raises(BadInputError, match="has no conditioning augmentation: drop ca_noise"):
+        model.sample(1, prompt="a red circle", ca_noise=0.5)
+
+
 def test_cli_sample_writes_attention_grid_and_reports_oov(t2i_env, capsys):
     ToyT2I().save_pretrained(t2i_env / "m")
     code, _, err = run(capsys, "sample", str(t2i_env / "m"), "--prompt", "a red circle", "-n", "2",

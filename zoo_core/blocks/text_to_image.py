@@ -11,7 +11,8 @@ from noise and text features. The base owns what they share:
   names the words (never silently dropped, unlike the originals);
 - the ``ancestral`` sampler: z ~ N(0, I) (optionally truncated) and the conditioning
   augmentation noise eps are drawn from the per-sample RNG, so sample i depends only on
-  (seed, i); ``--stage`` picks an intermediate stage's image and ``--attention`` returns
+  (seed, i); ``ca_noise`` scales eps (BigGAN's truncation trick, applied to the condition
+  instead of z: below 1 trades variety for following the text); ``--stage`` picks an intermediate stage's image and ``--attention`` returns
   per-word attention maps of the attentional models as ``Samples.extras["attention"]``.
 
 A model converted from an original checkpoint without a text encoder (StackGAN's
@@ -68,6 +69,8 @@ class TextToImageSampler(Sampler):
     description = "noise and conditioning-augmentation draws from the per-sample RNG, one pass of the generator"
     options = {
         "truncation": (float, 0.0, "resample noise entries beyond +-t (0: no truncation)"),
+        "ca_noise": (float, 1.0, "scale of the conditioning-augmentation noise: 1 as trained, 0 samples at "
+                                 "the CA mean (closer to the text, less varied)"),
         "stage": (int, -1, "which stage's image to return: 0 the first (coarsest), -1 the last"),
         "attention": (bool, False, "also return per-word attention maps (attentional models)"),
         "embeddings": (str, None, "a .npy file of sentence embeddings (rows) instead of prompts"),
@@ -77,7 +80,11 @@ class TextToImageSampler(Sampler):
         text = self._text(model, n, rng, condition)
         z = (rng.truncated_randn(model.z_dim, threshold=self.truncation) if self.truncation > 0
              else rng.randn(model.z_dim))
-        eps = rng.randn(model.c_dim) if model.c_dim else None
+        if self.ca_noise < 0:
+            raise BadInputError(f"ca_noise must be 0 or more, not {self.ca_noise:g}")
+        if self.ca_noise != 1 and not model.c_dim:
+            raise BadInputError(f"{model.family} has no conditioning augmentation: drop ca_noise")
+        eps = rng.randn(model.c_dim) * self.ca_noise if model.c_dim else None
         out = model.generate(z, text, eps=eps, attention=self.attention)
         try:
             image = out.images[self.stage]
