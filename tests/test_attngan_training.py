@@ -234,12 +234,14 @@ def test_recipe_values_from_the_command_line_reach_the_objective():
     damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
     data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
     _, five = train("tiny", steps=1, data=data, damsm=damsm, log=None)
-    _, fifty = train("tiny", steps=1, data=data, damsm=damsm, damsm_lambda=50, lr_g=1e-4, log=None)
+    _, fifty = train("tiny", steps=1, data=data, damsm=damsm, damsm_lambda=50, lr_g=1e-4, kl_weight=0.5, log=None)
     assert fifty["recipe"]["optimizer"].startswith("Adam lr G 0.0001, D 0.0002")
     assert "+ 50 x DAMSM" in fifty["recipe"]["objective"] and "+ 5 x DAMSM" in five["recipe"]["objective"]
+    assert "+ 0.5 x KL(CA)" in fifty["recipe"]["objective"] and "+ 1 x KL(CA)" in five["recipe"]["objective"]
     g5, g50 = five["history"][0], fifty["history"][0]
     damsm5 = 5 * (g5["w_loss"] + g5["s_loss"])
-    assert g50["loss_g"] - g5["loss_g"] == pytest.approx(10 * damsm5 - damsm5, rel=1e-3)
+    assert g50["kl"] == pytest.approx(g5["kl"])  # the same first step: only the weights differ
+    assert g50["loss_g"] - g5["loss_g"] == pytest.approx(10 * damsm5 - damsm5 - 0.5 * g5["kl"], rel=1e-3)
 
 
 def test_twin_kinds_mix_caption_slots_and_are_checked():

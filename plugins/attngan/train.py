@@ -67,7 +67,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           lr_d: float | None = None, twin_kinds: str | None = None, r_num: int | None = None,
           mode_seeking: float | None = None, d_warmup: int | None = None, d_aux: float | None = None,
           g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
-          log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          kl_weight: float | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
@@ -81,7 +81,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     discriminators' mismatched pairs, "d+damsm" for those and the generator's DAMSM term.
     ``keep_best`` ends with the averaged weights of the check (every 300 steps unless
     ``eval_every``) scoring best on 500 training captions, instead of the last ones.
-    ``damsm_lambda`` (the paper: 5 on CUB, 50 on COCO) and ``lr_g`` / ``lr_d`` replace the recipe's.
+    ``damsm_lambda`` (the paper: 5 on CUB, 50 on COCO), ``lr_g`` / ``lr_d`` and ``kl_weight`` (the
+    CA's KL term, the paper's 1) replace the recipe's.
     ``twin_kinds`` ("shape" unless asked; "shape,swap" etc.) says which twins give the negatives.
     ``r_num`` replaces the config's residual blocks per stage (the paper's 2); blocks a continued
     generator lacks start as the identity. ``mode_seeking`` (not in the paper) weighs a term
@@ -97,7 +98,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d, mode_seeking=mode_seeking,
                      d_warmup=d_warmup, d_aux=d_aux, g_aux=g_aux,
-                     d_aux_pretrain=d_aux_pretrain)
+                     d_aux_pretrain=d_aux_pretrain, kl_weight=kl_weight)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, with_sizes(get_config(config), r_num, ndf), damsm=damsm,
