@@ -63,7 +63,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           twin_kinds: str | None = None, r_num: int | None = None, mode_seeking: float | None = None,
           d_warmup: int | None = None, d_aux: float | None = None,
           g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
-          kl_weight: float | None = None, log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
+          kl_weight: float | None = None,
+          log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
     ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
     default none) gives the discriminators shape-twin captions as extra mismatched pairs;

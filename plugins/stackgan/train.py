@@ -123,7 +123,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           init_from: str | Path | None = None, reset_ca: bool = False, kl_coeff: float | None = None,
           kl_warmup: int | None = None, twin_negatives: str | None = None, twin_kinds: str | None = None,
           stages: int | list[int] = (1, 2), d_aux: float = 0.0, g_aux: float = 0.0,
-          disc_state: str | Path | None = None, labels: torch.Tensor | None = None, log: Callable[[str], None] | None = print) -> tuple[StackGAN, dict[str, Any]]:
+          disc_state: str | Path | None = None, labels: torch.Tensor | None = None,
+          log: Callable[[str], None] | None = print) -> tuple[StackGAN, dict[str, Any]]:
     """Train Stage-I, then Stage-II, each against its discriminator.
 
     ``data`` is (images (N, 3, H, H) in [0, 1] at the final size, N caption lists); by default the

@@ -12,8 +12,9 @@ from noise and text features. The base owns what they share:
 - the ``ancestral`` sampler: z ~ N(0, I) (optionally truncated) and the conditioning
   augmentation noise eps are drawn from the per-sample RNG, so sample i depends only on
   (seed, i); ``ca_noise`` scales eps (BigGAN's truncation trick, applied to the condition
-  instead of z: below 1 trades variety for following the text); ``--stage`` picks an intermediate stage's image and ``--attention`` returns
-  per-word attention maps of the attentional models as ``Samples.extras["attention"]``.
+  instead of z: below 1 trades variety for following the text); ``--stage`` picks an
+  intermediate stage's image and ``--attention`` returns per-word attention maps of the
+  attentional models as ``Samples.extras["attention"]``.
 
 A model converted from an original checkpoint without a text encoder (StackGAN's
 char-CNN-RNN embeddings are not a PyTorch module) samples from sentence embeddings instead:
