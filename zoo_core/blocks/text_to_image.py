@@ -78,13 +78,13 @@ class TextToImageSampler(Sampler):
     }
 
     def __call__(self, model: "TextToImageModel", n: int, rng: Any, condition: list[Any] | None) -> Any:
-        text = self._text(model, n, rng, condition)
-        z = (rng.truncated_randn(model.z_dim, threshold=self.truncation) if self.truncation > 0
-             else rng.randn(model.z_dim))
         if self.ca_noise < 0:
             raise BadInputError(f"ca_noise must be 0 or more, not {self.ca_noise:g}")
         if self.ca_noise != 1 and not model.c_dim:
             raise BadInputError(f"{model.family} has no conditioning augmentation: drop ca_noise")
+        text = self._text(model, n, rng, condition)
+        z = (rng.truncated_randn(model.z_dim, threshold=self.truncation) if self.truncation > 0
+             else rng.randn(model.z_dim))
         eps = rng.randn(model.c_dim) * self.ca_noise if model.c_dim else None
         out = model.generate(z, text, eps=eps, attention=self.attention)
         try:
