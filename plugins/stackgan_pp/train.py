@@ -47,6 +47,8 @@ from .model import StackGANpp, weights_init
 
 # Twin-caption hard negatives (not in the paper): what each setting of twin_negatives adds.
 TWIN_NEGATIVES = {"none": None, "d": TWIN_NEGATIVES_D}
+# what a generator continued through ``init_from`` keeps from its source (df_dim sizes the discriminators)
+GENERATOR_SIZES = ("z_dim", "c_dim", "gf_dim", "r_num", "branch_num", "base_size")
 
 
 def pyramid(x01_uint8: torch.Tensor, sizes: list[int]) -> list[torch.Tensor]:
@@ -104,8 +106,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     tiny config without it keeps its random, frozen encoder). ``minutes`` / ``max_steps`` stop
     early; ``classifier`` (default: the published shapes classifier, for the small config)
     tracks caption accuracy every ``eval_every`` steps on training captions and scores
-    ``eval_prompts`` test captions at the end. ``init_from`` (a saved StackGAN++ folder of the
-    same config) continues that generator tree; the discriminators start fresh unless
+    ``eval_prompts`` test captions at the end. ``init_from`` (a saved StackGAN++ folder) continues that
+    generator tree with its sizes (``GENERATOR_SIZES``; a tree widened by ``widen`` keeps its width); the discriminators start fresh unless
     ``disc_state`` (a .safetensors file) exists: it holds them, their heads and every optimiser's
     moments, and receives their state at the end. ``kl_coeff``
     replaces the recipe's CA KL weight. ``twin_negatives="d"`` (a deviation; ``data`` then also
@@ -160,6 +162,11 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         cfg["max_words"] = damsm.max_words
     source = StackGANpp.from_pretrained(str(init_from)) if init_from is not None else None
     if source is not None:
+        # the generator continues with the source's sizes (e.g. a tree made wider by ``widen``)
+        grown = {k: source.config[k] for k in GENERATOR_SIZES if k in source.config and source.config[k] != cfg.get(k)}
+        if grown and log:
+            log("generator sizes from " + str(init_from) + ": " + ", ".join(f"{k} {v}" for k, v in grown.items()))
+        cfg.update(grown)
         cfg["text_scale"] = source.text_scale
         if damsm is not None and not same_text_encoder(source, damsm):  # a new encoder brings its own scale
             cfg["text_scale"] = sentence_text_scale(damsm, captions)
