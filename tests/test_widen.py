@@ -7,28 +7,35 @@ import torch
 from plugins.stackgan_pp.config import CONFIGS
 from plugins.stackgan_pp.model import StackGANpp, weights_init
 from plugins.stackgan_pp.widen import widen
-from zoo_core.blocks.widen import repeat_rows, split_columns
+from zoo_core.blocks.widen import ChannelMap, widen_columns, widen_rows
 
 
-def test_repeat_rows_copies_each_block_in_place():
+def test_rows_follow_the_map_and_glu_blocks():
     t = torch.arange(4.0)
-    assert repeat_rows(t, 2).tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
-    assert repeat_rows(t, 2, blocks=2).tolist() == [0, 1, 0, 1, 2, 3, 2, 3]
-    with pytest.raises(ValueError, match="blocks"):
-        repeat_rows(torch.arange(3.0), 2, blocks=2)
+    assert widen_rows(t, ChannelMap.copies(4, 2)).tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
+    assert widen_rows(t, ChannelMap.copies(2, 2), glu=True).tolist() == [0, 1, 0, 1, 2, 3, 2, 3]
+    half = ChannelMap.copies(4, 2, scale=0.5)
+    assert widen_rows(t, half, scaled=True).tolist() == [0, 0.5, 1, 1.5, 0, 0.5, 1, 1.5]
+    with pytest.raises(ValueError, match="GLU"):
+        widen_rows(t, ChannelMap.copies(2, 2, scale=0.5), glu=True)
+    with pytest.raises(ValueError, match="narrow channels"):
+        widen_rows(torch.arange(3.0), ChannelMap.copies(4, 2))
 
 
-def test_split_columns_shares_sum_to_the_old_weight():
-    w = torch.randn(5, 2 + 3, 3, 3)
+def test_columns_read_the_copies_as_the_old_layer_read_the_originals():
     g = torch.Generator().manual_seed(0)
-    s = split_columns(w, 3, keep=2, noise=0.5, generator=g)
-    assert s.shape == (5, 2 + 9, 3, 3)
-    assert torch.equal(s[:, :2], w[:, :2])
-    parts = s[:, 2:].split(3, dim=1)
-    torch.testing.assert_close(sum(parts), w[:, 2:], atol=1e-5, rtol=0)
-    assert not torch.allclose(parts[0], parts[1])  # the noise makes the copies differ
-    plain = split_columns(w, 2)  # keep=0: every input channel is copied
-    assert torch.equal(plain[:, :5], w / 2) and torch.equal(plain[:, 5:], w / 2)
+    w, x, cond = torch.randn(5, 2 + 3), torch.randn(3), torch.randn(2)
+    # features copied three times, the first copy at half scale; a kept condition in front
+    fmap = ChannelMap(torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2]), torch.tensor([0.5] * 3 + [1.0] * 6), 3)
+    wide_w = widen_columns(w, fmap, keep=2, noise=0.5, generator=g)
+    wide_x = torch.cat([cond, fmap.scale * x[fmap.source]])
+    torch.testing.assert_close(wide_w @ wide_x, w @ torch.cat([cond, x]), atol=1e-5, rtol=0)
+    assert torch.equal(wide_w[:, :2], w[:, :2])
+    assert not torch.allclose(wide_w[:, 5:8], wide_w[:, 8:])  # the noise makes the copies differ
+    plain = widen_columns(w[:, 2:], ChannelMap.copies(3, 2))
+    assert torch.equal(plain, torch.cat([w[:, 2:] / 2, w[:, 2:] / 2], 1))
+    cat = ChannelMap.copies(2, 2) + ChannelMap.copies(3, 2, scale=0.5)
+    assert cat.narrow == 5 and cat.source.tolist() == [0, 1, 0, 1, 2, 3, 4, 2, 3, 4] and len(cat) == 10
 
 
 def _trained_looking(r_num: int) -> StackGANpp:
@@ -89,3 +96,57 @@ def test_trainer_continues_a_widened_tree_at_its_width(tmp_path):
                      log=lines.append)
     assert again.gf_dim == 2 * CONFIGS["tiny"]["gf_dim"]
     assert any("gf_dim" in line for line in lines)
+
+
+@pytest.mark.parametrize("family", ["attngan", "mirrorgan"])
+@pytest.mark.parametrize("factor,r_num", [(2, 1), (3, 2)])
+def test_widened_attentional_generator_draws_the_same_images_and_attention(family, factor, r_num):
+    from zoo_core.blocks.attn_widen import widen_attentional
+
+    if family == "attngan":
+        from plugins.attngan.config import CONFIGS as ATTN
+        from plugins.attngan.model import AttnGAN as cls
+    else:
+        from plugins.mirrorgan.config import CONFIGS as ATTN
+        from plugins.mirrorgan.model import MirrorGAN as cls
+    torch.manual_seed(0)
+    model = cls(**{**ATTN["tiny"], "r_num": r_num, "branch_num": 3, "init_size": 16})
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    wide = widen_attentional(model, factor=factor)
+    assert type(wide) is cls and wide.ngf == model.ngf * factor
+    text = model.encode_prompts(["a big red circle above a small blue square", "a green star"] * 3)
+    z, eps = torch.randn(6, model.z_dim), torch.randn(6, model.c_dim)
+    for mode in ("eval", "train"):
+        for m in (model, wide):
+            getattr(m.generator_modules(), mode)()
+        with torch.no_grad():
+            a = model.generate(z, text, eps, attention=True)
+            b = wide.generate(z, text, eps, attention=True)
+        for x, y in zip(a.images, b.images):
+            torch.testing.assert_close(y, x, atol=1e-4, rtol=0)
+        for x, y in zip(a.attention, b.attention):
+            torch.testing.assert_close(y, x, atol=1e-5, rtol=0)
+
+
+def test_attngan_trainer_continues_a_narrower_generator_widened(tmp_path):
+    from plugins.attngan.config import TINY
+    from plugins.attngan.train import train
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes
+    from zoo_core.errors import BadInputError
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    state = tmp_path / "disc.safetensors"
+    first, _ = train("tiny", steps=1, data=data, damsm=damsm, disc_state=str(state), log=None)
+    first.save_pretrained(tmp_path / "run")
+    lines: list[str] = []
+    wide, _ = train("tiny", steps=1, data=data, damsm=damsm, init_from=str(tmp_path / "run"), ngf=2 * TINY["ngf"],
+                    disc_state=str(state), log=lines.append)  # the discriminators do not depend on ngf
+    assert wide.ngf == 2 * TINY["ngf"] and any("widening" in line for line in lines)
+    with pytest.raises(BadInputError, match="not a multiple"):
+        train("tiny", steps=1, data=data, damsm=damsm, init_from=str(tmp_path / "run"), ngf=TINY["ngf"] + 1, log=None)

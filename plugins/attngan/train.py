@@ -20,6 +20,7 @@ from zoo_core.blocks.attn_report import training_report
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
 from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_length, setup_attentional,
                                            train_with_recipe, twin_note, with_sizes, with_twin_negatives)
+from zoo_core.blocks.attn_widen import widened_to
 from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores, word_scores, words_loss
 from zoo_core.blocks.mode_seeking import objective_note
 from zoo_core.blocks.t2i_training import damsm_name
@@ -67,7 +68,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           lr_d: float | None = None, twin_kinds: str | None = None, r_num: int | None = None,
           mode_seeking: float | None = None, d_warmup: int | None = None, d_aux: float | None = None,
           g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
-          kl_weight: float | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          ngf: int | None = None, kl_weight: float | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
@@ -85,7 +86,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     CA's KL term, the paper's 1) replace the recipe's.
     ``twin_kinds`` ("shape" unless asked; "shape,swap" etc.) says which twins give the negatives.
     ``r_num`` replaces the config's residual blocks per stage (the paper's 2); blocks a continued
-    generator lacks start as the identity. ``mode_seeking`` (not in the paper) weighs a term
+    generator lacks start as the identity. ``ngf`` replaces the stages' width; a continued
+    generator narrower by a whole factor is widened first, drawing what it drew
+    (``blocks.attn_widen``). ``mode_seeking`` (not in the paper) weighs a term
     rewarding different images from different noise for one caption (``blocks.mode_seeking``).
     ``d_warmup`` steps first train only the discriminators (for a continued generator whose
     discriminators were not kept); ``ndf`` replaces the discriminators' width. ``d_aux`` (not in
@@ -101,10 +104,13 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                      d_aux_pretrain=d_aux_pretrain, kl_weight=kl_weight)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
-    model, damsm = setup_attentional(AttnGAN, with_sizes(get_config(config), r_num, ndf), damsm=damsm,
+    model, damsm = setup_attentional(AttnGAN, with_sizes(get_config(config), r_num, ndf, ngf), damsm=damsm,
                                      seed=seed, threads=threads, device=device)
     if init_from is not None:
-        added = model.load_growing(AttnGAN.from_pretrained(str(init_from)).state_dict())
+        source = AttnGAN.from_pretrained(str(init_from))
+        if source.ngf != model.ngf and log:
+            log(f"widening the generator from ngf {source.ngf} to {model.ngf} (channel copies, same images)")
+        added = model.load_growing(widened_to(source, model.ngf).state_dict())
         model.use_text_encoder(damsm)  # the generator reads the text encoder of the DAMSM it trains against
         if log:
             log(f"generator initialised from {init_from}" + (f"; new identity blocks {', '.join(added)}" if added else ""))

@@ -14,6 +14,7 @@ AttnGAN, MirrorGAN), written once and imported by every plugin:
   (StackGAN++/AttnGAN ``upBlock``, ``ResBlock``, ``INIT_STAGE_G``, ``GET_IMAGE_G``);
 - ``downblocks``: the discriminators' down-sampling blocks (StackGAN++/AttnGAN);
 - ``init``: the DCGAN-style N(0, 0.02) initialisation (GAN-INT-CLS, StackGAN);
+- ``widen``: function-preserving widening of a trained generator by channel copies (Net2WiderNet);
 - ``attribute_classifier``: the shapes attribute classifier (caption accuracy, FID features);
 - ``text_to_image``: ``TextToImageModel``, the base every text-to-image plugin subclasses
   (prompts, vocabulary, frozen text encoder, the ``ancestral`` sampler);

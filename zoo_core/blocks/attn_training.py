@@ -69,13 +69,16 @@ def setup_attentional(cls: type, cfg: dict[str, Any], *, damsm: Any, seed: int,
     return model.to(device), damsm.to(device)
 
 
-def with_sizes(cfg: dict[str, Any], r_num: int | None = None, ndf: int | None = None) -> dict[str, Any]:
-    """The generator config with ``r_num`` residual blocks per next stage and discriminators
-    ``ndf`` wide (each unchanged if None). ``ndf`` only sizes training's discriminators."""
-    for key, value in (("r_num", r_num), ("ndf", ndf)):
+def with_sizes(cfg: dict[str, Any], r_num: int | None = None, ndf: int | None = None,
+               ngf: int | None = None) -> dict[str, Any]:
+    """The generator config with ``r_num`` residual blocks per next stage, stages ``ngf`` wide and
+    discriminators ``ndf`` wide (each unchanged if None). ``ndf`` only sizes training's
+    discriminators."""
+    sizes = {"r_num": r_num, "ndf": ndf, "ngf": ngf}
+    for key, value in sizes.items():
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise BadInputError(f"{key} must be a whole number of at least 1, got {value!r}")
-    return {**cfg, **{k: v for k, v in (("r_num", r_num), ("ndf", ndf)) if v is not None}}
+    return {**cfg, **{k: v for k, v in sizes.items() if v is not None}}
 
 
 # recipe values that count something, with the least each may be

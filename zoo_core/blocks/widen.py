@@ -1,34 +1,111 @@
 """Function-preserving widening of a trained generator (Net2WiderNet, Chen et al. 2016, by
-channel copies): every widened feature map holds ``factor`` copies of the old channels, in
-order (channel i and i + C, ...), so the wider network computes what the narrow one did and
-training continues from there with more capacity instead of from scratch.
+channel copies), so training continues with more capacity instead of from scratch.
 
-A layer that produces a widened map repeats its output rows (and its batch-norm entries) as
-whole copies; a layer feeding a GLU holds two blocks, values then gates, and each block is
-copied on its own. A layer that reads a widened map splits each input weight into ``factor``
-shares that sum to the old weight, so reading the copies gives the old sum; the shares differ
-by zero-sum noise so that the copies receive different gradients and drift apart."""
+Every widened feature map is described by a ``ChannelMap``: wide channel j holds ``scale[j]``
+times narrow channel ``source[j]``. A layer producing a widened map takes the rows of its
+source channels (a layer feeding a GLU maps its value rows and its gate rows alike; a layer
+without batch norm after it, or a batch norm, also scales them). A layer reading a widened map
+gives each copy a share of the old weight so that the copies together give the old sum; the
+shares differ by zero-sum noise, so the copies receive different gradients and drift apart."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 
-def repeat_rows(t: torch.Tensor, factor: int, blocks: int = 1) -> torch.Tensor:
-    """``t`` with dim 0 made ``factor`` times longer: each of its ``blocks`` equal parts (2 for
-    a layer feeding a GLU) repeated ``factor`` times in place, [a, b] -> [a, a, b, b]."""
-    if t.shape[0] % blocks:
-        raise ValueError(f"{t.shape[0]} rows do not split into {blocks} blocks")
-    return torch.cat([part.repeat(factor, *([1] * (t.dim() - 1))) for part in t.chunk(blocks, 0)], 0)
+@dataclass(frozen=True)
+class ChannelMap:
+    """Wide channel j = ``scale[j]`` * narrow channel ``source[j]``; ``narrow`` narrow channels."""
+
+    source: torch.Tensor
+    scale: torch.Tensor
+    narrow: int
+
+    @classmethod
+    def copies(cls, channels: int, factor: int, scale: float = 1.0) -> "ChannelMap":
+        """``factor`` copies in order: [c0 .. c(n-1), c0 .. c(n-1), ...], each times ``scale``."""
+        return cls(torch.arange(channels).repeat(factor), torch.full((channels * factor,), float(scale)), channels)
+
+    def __add__(self, other: "ChannelMap") -> "ChannelMap":
+        """The map of ``torch.cat((a, b), 1)`` of maps a and b."""
+        return ChannelMap(torch.cat([self.source, other.source + self.narrow]), torch.cat([self.scale, other.scale]),
+                          self.narrow + other.narrow)
+
+    def __len__(self) -> int:
+        return len(self.source)
 
 
-def split_columns(w: torch.Tensor, factor: int, keep: int = 0, noise: float = 0.0,
+def widen_rows(t: torch.Tensor, out: ChannelMap, *, glu: bool = False, scaled: bool = False) -> torch.Tensor:
+    """Rows (dim 0) of a layer producing the map ``out``. ``glu``: ``t`` holds value rows then gate
+    rows, each mapped alike (the map's scales must then be 1). ``scaled``: multiply each row by
+    its channel's scale (a conv without batch norm after it, or a batch norm's weight and bias;
+    not a conv followed by batch norm, nor running statistics)."""
+    if glu:
+        if not torch.all(out.scale == 1):
+            raise ValueError("a GLU's output cannot be scaled (its gates are not linear)")
+        values, gates = t.chunk(2, 0)
+        return torch.cat([values[out.source], gates[out.source]], 0)
+    if t.shape[0] != out.narrow:
+        raise ValueError(f"{t.shape[0]} rows, but the map has {out.narrow} narrow channels")
+    rows = t[out.source]
+    if scaled:
+        rows = rows * out.scale.view(-1, *([1] * (t.dim() - 1))).to(t.dtype)
+    return rows
+
+
+def widen_columns(w: torch.Tensor, inp: ChannelMap, keep: int = 0, noise: float = 0.0,
                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """``w`` (out, in, ...) reading ``keep`` unchanged input channels and then features that now
-    come as ``factor`` copies: the features' weights become ``factor`` shares summing to the old
-    weight (its ``1 / factor`` plus zero-sum noise of ``noise`` times the weight's std)."""
+    """Columns (dim 1) of a layer reading ``keep`` unchanged input channels and then the map
+    ``inp``: narrow column i becomes shares over its copies that give back ``W[:, i] x_i`` (each
+    divided by its copy's scale and the number of copies), plus zero-sum noise of ``noise``
+    times the weight's std."""
     fixed, feats = w[:, :keep], w[:, keep:]
-    shares = feats.unsqueeze(0).repeat(factor, *([1] * feats.dim())) / factor
-    if noise > 0 and factor > 1:
-        eps = torch.randn(shares.shape, generator=generator, dtype=w.dtype) * noise * float(feats.std())
-        shares = shares + (eps - eps.mean(0, keepdim=True))
-    return torch.cat([fixed, *shares.unbind(0)], 1)
+    if feats.shape[1] != inp.narrow:
+        raise ValueError(f"{feats.shape[1]} input channels, but the map has {inp.narrow} narrow channels")
+    counts = torch.bincount(inp.source, minlength=inp.narrow).to(w.dtype)
+    shape = (1, -1, *([1] * (w.dim() - 2)))
+    cols = feats[:, inp.source] / (counts[inp.source] * inp.scale.to(w.dtype)).view(shape)
+    if noise > 0:
+        eps = torch.randn(cols.shape, generator=generator, dtype=w.dtype) * noise * float(feats.std())
+        mean = torch.zeros_like(feats).index_add_(1, inp.source, eps) / counts.view(shape)
+        cols = cols + (eps - mean[:, inp.source]) / inp.scale.to(w.dtype).view(shape)
+    return torch.cat([fixed, cols], 1)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """How one module of a widened network changes: the map it produces (``rows``; None keeps
+    its rows), whether it feeds a GLU, whether it is a batch norm or a layer followed by one
+    (then a conv's rows are not scaled: the batch norm scales them), and the map it reads
+    (``cols``) after ``keep`` unchanged input channels."""
+
+    rows: ChannelMap | None = None
+    cols: ChannelMap | None = None
+    glu: bool = False
+    norm: bool = False
+    before_norm: bool = False
+    keep: int = 0
+
+
+def widen_state(narrow: dict[str, torch.Tensor], wide: dict[str, torch.Tensor], layers: dict[str, Layer],
+                noise: float = 0.25, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """The wide network's state dict from the narrow one's: every key whose shape changed is
+    widened as ``layers[module name]`` says; a changed key without an entry is an error."""
+    state = {}
+    for key, target in wide.items():
+        t = narrow[key].detach().clone()
+        if t.shape != target.shape:
+            module, param = key.rsplit(".", 1)
+            if module not in layers:
+                raise ValueError(f"widening {key}: no rule for module {module}")
+            layer = layers[module]
+            if layer.rows is not None and t.dim():
+                scaled = (layer.norm and param in ("weight", "bias")) or not (layer.norm or layer.before_norm)
+                t = widen_rows(t, layer.rows, glu=layer.glu, scaled=scaled and not layer.glu)
+            if layer.cols is not None and t.dim() > 1:
+                t = widen_columns(t, layer.cols, keep=layer.keep, noise=noise, generator=generator)
+            if t.shape != target.shape:
+                raise ValueError(f"widening {key}: got {tuple(t.shape)}, expected {tuple(target.shape)}")
+        state[key] = t
+    return state
