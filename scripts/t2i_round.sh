@@ -6,6 +6,7 @@
 # Each family continues the published model (<family>.shapes, pulled when needed), or the run
 # folder named by FROM_<FAMILY> (FROM_STACKGAN_PP=runs/stackgan-pp-c2, say), for about MINUTES
 # of training and writes OUTDIR/<family>/ (a zoo model folder) and OUTDIR/<family>.log.
+# ARGS_<FAMILY> adds trainer arguments to that family's run (ARGS_ATTNGAN="-K ngf=32 -K d_aux=1").
 # SMOKE=1 runs two steps of each instead (to check a setup before spending GPU time).
 # Every run is bounded by `timeout`, so the script ends even when one of them stalls.
 set -u
@@ -45,9 +46,10 @@ for ((i = 0; i < ${#LIMIT[@]}; i += 2)); do
   cap=$HARD
   # a checkout without runs/mirrorgan-stream trains MirrorGAN's captioner first (a few CPU minutes)
   [ "$fam" = mirrorgan ] && [ ! -f runs/mirrorgan-stream/stream.safetensors ] && cap=$((HARD + 420))
-  # shellcheck disable=SC2086  # the limits are several words on purpose
+  extra="ARGS_$(echo "$fam" | tr 'a-z-' 'A-Z_')"
+  # shellcheck disable=SC2086  # the limits and extra arguments are several words on purpose
   PYTHONUNBUFFERED=1 timeout "$cap" python3 scripts/train.py "$fam" --config small --out "$OUT/$fam" \
-    --device "$DEVICE" --threads 2 -K init_from="${FROM[$fam]}" ${LIMIT[i + 1]} >"$OUT/$fam.log" 2>&1 &
+    --device "$DEVICE" --threads 2 -K init_from="${FROM[$fam]}" ${LIMIT[i + 1]} ${!extra:-} >"$OUT/$fam.log" 2>&1 &
   pids+=($!)
 done
 status=0
