@@ -68,7 +68,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           lr_d: float | None = None, twin_kinds: str | None = None, r_num: int | None = None,
           mode_seeking: float | None = None, d_warmup: int | None = None, d_aux: float | None = None,
           g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
-          ngf: int | None = None, kl_weight: float | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          ngf: int | None = None, kl_weight: float | None = None,
+          log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``

@@ -107,7 +107,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     early; ``classifier`` (default: the published shapes classifier, for the small config)
     tracks caption accuracy every ``eval_every`` steps on training captions and scores
     ``eval_prompts`` test captions at the end. ``init_from`` (a saved StackGAN++ folder) continues that
-    generator tree with its sizes (``GENERATOR_SIZES``; a tree widened by ``widen`` keeps its width); the discriminators start fresh unless
+    generator tree with its sizes (``GENERATOR_SIZES``; a tree widened by ``widen`` keeps its
+    width); the discriminators start fresh unless
     ``disc_state`` (a .safetensors file) exists: it holds them, their heads and every optimiser's
     moments, and receives their state at the end. ``kl_coeff``
     replaces the recipe's CA KL weight. ``twin_negatives="d"`` (a deviation; ``data`` then also

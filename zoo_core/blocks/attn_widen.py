@@ -14,28 +14,14 @@ import torch
 
 from ..errors import BadInputError
 from .attn_stages import AttentionalT2I
-from .widen import ChannelMap, Layer, widen_state
+from .widen import ChannelMap, Layer, glu_block_rules, init_stage_rules, residual_block_rules, widen_state
 
 
 def attentional_layers(model: AttentionalT2I, factor: int) -> dict[str, Layer]:
     """The widening rule of every module of ``model``'s generator whose width changes."""
     copies = ChannelMap.copies
     layers: dict[str, Layer] = {}
-
-    def glu_block(name: str, cin: ChannelMap | None, cout: int, conv: str, norm: str) -> ChannelMap:
-        out = copies(cout, factor)
-        layers[f"{name}.{conv}"] = Layer(rows=out, cols=cin, glu=True, before_norm=True)
-        layers[f"{name}.{norm}"] = Layer(rows=out, glu=True, norm=True)
-        return out
-
-    trunk = model.h_net1
-    width = trunk.gf_dim
-    # the fc's rows are channel-major (channel, 4x4 position): copying them in order copies channels
-    glu_block("h_net1", None, width * 16, "fc.0", "fc.1")
-    h = copies(width, factor)
-    for k in range(1, trunk.upsamplings + 1):
-        width //= 2
-        h = glu_block(f"h_net1.upsample{k}", h, width, "1", "2")
+    h = init_stage_rules(layers, "h_net1", model.h_net1, factor)
     layers["img_net1.img.0"] = Layer(cols=h)
     ngf = model.ngf
     for i in range(2, model.branch_num + 1):
@@ -49,11 +35,8 @@ def attentional_layers(model: AttentionalT2I, factor: int) -> dict[str, Layer]:
             x = copies(2 * ngf, factor)
             layers[f"{stage}.conv"] = Layer(rows=x, cols=h + words + copies(ngf, factor, 1.0 / factor))
         for r in range(model.r_num):
-            block = f"{stage}.residual.{r}.block"
-            mid = glu_block(block, x, 2 * ngf, "0", "1")
-            layers[f"{block}.3"] = Layer(rows=x, cols=mid, before_norm=True)
-            layers[f"{block}.4"] = Layer(rows=x, norm=True)
-        h = glu_block(f"{stage}.upsample", x, ngf, "1", "2")
+            residual_block_rules(layers, f"{stage}.residual.{r}", x, factor)
+        h = glu_block_rules(layers, f"{stage}.upsample", x, ngf, factor)
         layers[f"img_net{i}.img.0"] = Layer(cols=h)
     return layers
 

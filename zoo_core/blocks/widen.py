@@ -109,3 +109,36 @@ def widen_state(narrow: dict[str, torch.Tensor], wide: dict[str, torch.Tensor], 
                 raise ValueError(f"widening {key}: got {tuple(t.shape)}, expected {tuple(target.shape)}")
         state[key] = t
     return state
+
+
+# -- rules for the shared generator blocks (``upblocks``), by their module names ---------------
+def glu_block_rules(layers: dict[str, Layer], name: str, cin: ChannelMap | None, channels: int, factor: int,
+                    conv: str = "1", norm: str = "2", keep: int = 0) -> ChannelMap:
+    """Rules for a conv (or linear) + batch norm + GLU giving ``channels`` (``upBlock``,
+    ``Block3x3_relu``, a residual block's first half); returns the map it produces."""
+    out = ChannelMap.copies(channels, factor)
+    layers[f"{name}.{conv}"] = Layer(rows=out, cols=cin, glu=True, before_norm=True, keep=keep)
+    layers[f"{name}.{norm}"] = Layer(rows=out, glu=True, norm=True)
+    return out
+
+
+def residual_block_rules(layers: dict[str, Layer], name: str, x: ChannelMap, factor: int) -> None:
+    """Rules for a GLU ``ResBlock`` reading and giving ``x``: its last batch norm scales like
+    ``x``, so the sum with the input keeps the map."""
+    mid = glu_block_rules(layers, f"{name}.block", x, x.narrow, factor, "0", "1")
+    layers[f"{name}.block.3"] = Layer(rows=x, cols=mid, before_norm=True)
+    layers[f"{name}.block.4"] = Layer(rows=x, norm=True)
+
+
+def init_stage_rules(layers: dict[str, Layer], name: str, stage: torch.nn.Module, factor: int) -> ChannelMap:
+    """Rules for an ``InitStageG`` (fc to gf_dim x 4 x 4, then its up-sampling blocks; dropped
+    ones are absent or identities); returns the map of its output."""
+    width = stage.gf_dim
+    # the fc's rows are channel-major (channel, 4x4 position): copying them in order copies channels
+    glu_block_rules(layers, name, None, width * 16, factor, "fc.0", "fc.1")
+    h = ChannelMap.copies(width, factor)
+    for k in range(1, 5):
+        if isinstance(getattr(stage, f"upsample{k}", None), torch.nn.Sequential):
+            width //= 2
+            h = glu_block_rules(layers, f"{name}.upsample{k}", h, width, factor)
+    return h
