@@ -46,3 +46,23 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def attngan_tiny_run(tmp_path):
+    """A tiny AttnGAN trained one step on 8 shapes, as later runs continue it: the DAMSM, the
+    data, its discriminators' state file and its saved folder (``.damsm``, ``.data``, ``.state``,
+    ``.folder``)."""
+    from types import SimpleNamespace
+
+    from plugins.attngan.train import train
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.data.shapes import load_shapes
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
+    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
+    state = tmp_path / "disc.safetensors"
+    first, _ = train("tiny", steps=1, data=data, damsm=damsm, disc_state=str(state), log=None)
+    first.save_pretrained(tmp_path / "run")
+    return SimpleNamespace(damsm=damsm, data=data, state=state, folder=str(tmp_path / "run"))

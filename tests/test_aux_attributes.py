@@ -61,21 +61,15 @@ def test_pretraining_teaches_trunk_and_head_the_real_images_attributes():
     assert float(loss.detach()) < before / 3 and shape_hits > 0.8
 
 
-def test_training_with_heads_saves_them_and_continues_an_older_state(tmp_path):
+def test_training_with_heads_saves_them_and_continues_an_older_state(attngan_tiny_run):
     from plugins.attngan.train import train
-    from zoo_core.blocks.damsm_model import DAMSMEncoders
-    from zoo_core.data.shapes import load_shapes
 
-    torch.manual_seed(0)
-    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
-    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
-    state = tmp_path / "disc.safetensors"
-    first, _ = train("tiny", steps=1, data=data, damsm=damsm, disc_state=str(state), log=None)
+    damsm, data, state, folder = (attngan_tiny_run.damsm, attngan_tiny_run.data, attngan_tiny_run.state,
+                                  attngan_tiny_run.folder)
     assert not any(k.startswith("auxD") for k in load_file(str(state)))
-    first.save_pretrained(tmp_path / "run")
     # a state written without heads continues with fresh ones, which are then saved
     logs: list[str] = []
-    _, report = train("tiny", steps=2, data=data, damsm=damsm, init_from=str(tmp_path / "run"),
+    _, report = train("tiny", steps=2, data=data, damsm=damsm, init_from=folder,
                       disc_state=str(state), d_aux=1.0, d_aux_pretrain=3, log=logs.append)
     saved = load_file(str(state))
     assert saved["auxD0/fc.weight"].shape == (sum(CLASSES), 4 * 8 * 16)
@@ -86,7 +80,7 @@ def test_training_with_heads_saves_them_and_continues_an_older_state(tmp_path):
                                                              "(batch 64, Adam lr 0.001)")
     # the generator's term changes what it learns
     params = lambda m: torch.cat([p.detach().flatten() for p in m.generator_parameters()])  # noqa: E731
-    runs = [train("tiny", steps=2, data=data, damsm=damsm, init_from=str(tmp_path / "run"), d_aux=1.0, g_aux=g,
+    runs = [train("tiny", steps=2, data=data, damsm=damsm, init_from=folder, d_aux=1.0, g_aux=g,
                   log=None)[0] for g in (0.0, 5.0)]
     assert not torch.allclose(params(runs[0]), params(runs[1]))
 

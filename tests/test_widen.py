@@ -131,22 +131,15 @@ def test_widened_attentional_generator_draws_the_same_images_and_attention(famil
             torch.testing.assert_close(y, x, atol=1e-5, rtol=0)
 
 
-def test_attngan_trainer_continues_a_narrower_generator_widened(tmp_path):
+def test_attngan_trainer_continues_a_narrower_generator_widened(attngan_tiny_run):
     from plugins.attngan.config import TINY
     from plugins.attngan.train import train
-    from zoo_core.blocks.damsm_model import DAMSMEncoders
-    from zoo_core.data.shapes import load_shapes
     from zoo_core.errors import BadInputError
 
-    torch.manual_seed(0)
-    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny")
-    data = load_shapes("train", with_captions=True, with_attributes=True, n=8)
-    state = tmp_path / "disc.safetensors"
-    first, _ = train("tiny", steps=1, data=data, damsm=damsm, disc_state=str(state), log=None)
-    first.save_pretrained(tmp_path / "run")
+    run = attngan_tiny_run
     lines: list[str] = []
-    wide, _ = train("tiny", steps=1, data=data, damsm=damsm, init_from=str(tmp_path / "run"), ngf=2 * TINY["ngf"],
-                    disc_state=str(state), log=lines.append)  # the discriminators do not depend on ngf
+    wide, _ = train("tiny", steps=1, data=run.data, damsm=run.damsm, init_from=run.folder, ngf=2 * TINY["ngf"],
+                    disc_state=str(run.state), log=lines.append)  # the discriminators do not depend on ngf
     assert wide.ngf == 2 * TINY["ngf"] and any("widening" in line for line in lines)
     with pytest.raises(BadInputError, match="not a multiple"):
-        train("tiny", steps=1, data=data, damsm=damsm, init_from=str(tmp_path / "run"), ngf=TINY["ngf"] + 1, log=None)
+        train("tiny", steps=1, data=run.data, damsm=run.damsm, init_from=run.folder, ngf=TINY["ngf"] + 1, log=None)
