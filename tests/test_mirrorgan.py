@@ -115,6 +115,7 @@ def test_one_training_step_uses_the_frozen_stream(tmp_path):
     before = MirrorGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
     model, report = train("tiny", steps=1, data=(x, caps, labels), damsm=damsm, stream=stream, log=None)
     assert report["final"]["cap_loss"] > 0 and report["recipe"]["steps"] == 1
+    assert report["recipe"]["STREAM"].startswith("captioner: convolutional trunk")  # the trunk it was given
     assert all(torch.equal(v, stream_before[k]) for k, v in stream.state_dict().items())  # STREAM frozen
     moved = [k for k, v in model.state_dict().items()
              if not k.startswith("text_encoder.") and v.dtype.is_floating_point

@@ -34,6 +34,9 @@ from .model import MirrorGAN
 from .stream import STREAM, evaluate_stream, train_stream
 
 ROOT = Path(__file__).resolve().parents[2]
+# how each STREAM image trunk (``stream.CAPTION_CNN``) is described in the training report
+STREAM_TRUNKS = {"damsm": "frozen DAMSM-shapes image trunk + trained linear/BN",
+                 "conv": "convolutional trunk and linear/BN trained from scratch"}
 TWIN_NEGATIVES = {"none": None, "d": TWIN_NEGATIVES_D}  # shape-twin hard negatives (not in the paper)
 
 
@@ -141,8 +144,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                      f"cross-entropy (last stage) + {hp['kl_weight']:g} x KL(CA)" + objective_note(hp["mode_seeking"]),
         "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
         "STEM": f"the DAMSM bi-LSTM text encoder of {damsm_name(damsm_asked)}, frozen",
-        "STREAM": f"captioner: frozen DAMSM-shapes image trunk + trained linear/BN + LSTM decoder, trained on real "
-                  f"shapes pairs, then frozen: {stream_report}",
+        "STREAM": f"captioner: {STREAM_TRUNKS[stream.cnn.trunk]} + LSTM decoder, trained on real shapes pairs, "
+                  f"then frozen: {stream_report}",
         "initialised_from": (f"the trained AttnGAN generator ({started_from}); fusion convs set to ignore "
                              f"the sentence context at the start" if started_from else "scratch"),
     }
