@@ -298,8 +298,11 @@ def test_trainer_twin_negatives_kl_weight_and_best_snapshot():
         train("tiny", data=pair, max_steps=1, eval_every=None, keep_best=True, log=None)
     twins = [list(reversed(c)) for c in data.captions[1:] + data.captions[:1]]
     _, report = train("tiny", data=(*pair, twins), max_steps=2, eval_every=None, twin_negatives="d",
-                      twin_kinds="swap", kl_coeff=0.1, log=None)
+                      twin_kinds="swap", kl_coeff=0.1, uncond=0.25, log=None)
     assert "CA KL weight 0.1," in report["recipe"]["objective"]
+    assert report["recipe"]["objective"].endswith("unconditional weight 0.25")
+    with pytest.raises(ValueError, match="uncond must be 0 or more"):
+        train("tiny", data=pair, max_steps=1, eval_every=None, uncond=-1, log=None)
     assert report["recipe"]["hard_negatives"].endswith("twins: swap")
     assert 0.0 < report["history"][-1]["d_twin"] < 1.0
 

@@ -95,7 +95,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           max_steps: int | None = None, minutes: float | None = None, threads: int | None = 1,
           damsm: Any = None, classifier: Any = None, eval_every: int | None = None,
           eval_prompts: int = 500, device: str = "cpu", init_from: str | None = None,
-          kl_coeff: float | None = None, twin_negatives: str | None = None, twin_kinds: str | None = None,
+          kl_coeff: float | None = None, uncond: float | None = None, twin_negatives: str | None = None,
+          twin_kinds: str | None = None,
           keep_best: bool = False, disc_state: str | Path | None = None, d_aux: float = 0.0, g_aux: float = 0.0,
           labels: torch.Tensor | None = None,
           log: Callable[[str], None] | None = print) -> tuple[StackGANpp, dict[str, Any]]:
@@ -111,7 +112,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     width); the discriminators start fresh unless
     ``disc_state`` (a .safetensors file) exists: it holds them, their heads and every optimiser's
     moments, and receives their state at the end. ``kl_coeff``
-    replaces the recipe's CA KL weight. ``twin_negatives="d"`` (a deviation; ``data`` then also
+    replaces the recipe's CA KL weight and ``uncond`` its unconditional-loss weight (u above).
+    ``twin_negatives="d"`` (a deviation; ``data`` then also
     carries N lists of twin captions) pairs each real image with a twin caption's condition as a
     mismatched pair (``discriminator_loss``'s ``twin_mu``); ``twin_kinds`` as for AttnGAN.
     A continued generator keeps its ``text_scale`` unless ``damsm`` brings another text encoder.
@@ -130,6 +132,9 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = dict(TRAINING_FOR.get(name, TRAINING) if name else TRAINING)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     hp["kl"] = hp["kl"] if kl_coeff is None else float(kl_coeff)
+    hp["uncond"] = hp["uncond"] if uncond is None else float(uncond)
+    if hp["uncond"] < 0:
+        raise BadInputError(f"uncond must be 0 or more, not {uncond}")
     labels = head_labels(d_aux, g_aux, labels, data)
     hp.update(d_aux=d_aux, g_aux=g_aux)
     if keep_best and not (eval_every and (classifier is not None or name == "small")):
