@@ -284,6 +284,9 @@ def test_trainer_continues_a_saved_generator_with_its_text_scale(tmp_path):
     moved, _ = train("tiny", data=data, max_steps=1, init_from=str(tmp_path / "run"), damsm=other,
                      eval_every=None, log=None)
     assert moved.text_scale == pytest.approx(sentence_text_scale(other, data[1])) and moved.text_scale != 2.5
+    # ... and its weights: the continued generator reads the new encoder, not the source's
+    for k, v in other.text_encoder.state_dict().items():
+        assert torch.equal(moved.text_encoder.state_dict()[k], v), k
 
 
 def test_trainer_twin_negatives_kl_weight_and_best_snapshot():

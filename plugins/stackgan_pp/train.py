@@ -181,8 +181,6 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     model = StackGANpp(**cfg).to(device)
     if model.text_encoder is None:
         raise BadInputError("training needs a text encoder (a config with text_encoder set)")
-    if damsm is not None:
-        model.use_text_encoder(damsm)
     for name_, module in model.named_children():
         if name_ != "text_encoder":
             module.apply(weights_init)
@@ -190,6 +188,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
         model.load_state_dict(source.state_dict())
         if log:
             log(f"generator initialised from {init_from}")
+    if damsm is not None:  # after the source's weights, which carry the source's own text encoder
+        model.use_text_encoder(damsm)
     discs = model.make_discriminators().to(device)
     discs.apply(weights_init)
 
