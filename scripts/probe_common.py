@@ -21,6 +21,17 @@ def probe_parser(doc: str) -> argparse.ArgumentParser:
     return parser
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1 (a count of prompts or samples)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1; give at least 1")
+    return value
+
+
 def load_probed(name: str) -> tuple[Any, Any]:
     """(the model, the shapes attribute classifier), on one thread so numbers repeat."""
     import torch

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import load_probed, probe_parser  # noqa: E402
+from probe_common import load_probed, positive_int, probe_parser  # noqa: E402
 
 # relation phrase -> its reverse, longest first so "to the left of" is not read as "left of"
 REVERSED = {"to the left of": "to the right of", "on the left of": "to the right of", "left of": "right of",
@@ -45,7 +45,7 @@ def reverse_relation(caption: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = probe_parser(__doc__)
-    parser.add_argument("--n", type=int, default=300, help="caption pairs to test")
+    parser.add_argument("--n", type=positive_int, default=300, help="caption pairs to test")
     args = parser.parse_args(argv)
 
     from zoo_core.data.shapes import generate, parse_caption

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import load_probed, probe_parser  # noqa: E402
+from probe_common import load_probed, positive_int, probe_parser  # noqa: E402
 
 SIZE_WORD = {"small": "small", "large": "big"}
 
@@ -50,10 +50,8 @@ def confusion(asked: list[tuple[str, str]], drawn: list[str]) -> dict[str, dict[
 
 def main(argv: list[str] | None = None) -> int:
     parser = probe_parser(__doc__)
-    parser.add_argument("--per-cell", type=int, default=40, help="prompts per size and shape")
+    parser.add_argument("--per-cell", type=positive_int, default=40, help="prompts per size and shape")
     args = parser.parse_args(argv)
-    if args.per_cell < 1:
-        parser.error("--per-cell must be at least 1")
 
     import torch
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import load_probed, probe_parser  # noqa: E402
+from probe_common import load_probed, positive_int, probe_parser  # noqa: E402
 
 SHOWN = ("caption_accuracy", "caption_accuracy_colour0", "caption_accuracy_colour1", "caption_accuracy_shape0",
          "caption_accuracy_shape1", "caption_pairs_swapped")
@@ -46,11 +46,8 @@ def stage_scores(draw: Callable[[int], Any], score: Callable[[Any], dict[str, fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = probe_parser(__doc__)
-    parser.add_argument("--prompts", type=int, default=300, help="test captions to draw")
+    parser.add_argument("--prompts", type=positive_int, default=300, help="test captions to draw")
     args = parser.parse_args(argv)
-    if args.prompts < 1:
-        parser.error("--prompts must be at least 1")
-
     from zoo_core.data.shapes import generate
 
     model, clf = load_probed(args.model)

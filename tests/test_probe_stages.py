@@ -42,3 +42,16 @@ def test_a_model_without_stages_past_the_first_gets_one_row():
         return torch.zeros(1, 3, 64, 64)
 
     assert stage_scores(draw, lambda x: {"n": len(x)}) == [{"n": 1}]
+
+
+def test_probe_counts_below_one_or_not_whole_are_refused_with_a_one_line_error(capsys):
+    import pytest
+
+    from probe_stages import main
+
+    for bad in ("0", "-3", "2.5"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["some-model", "--prompts", bad])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "error: argument --prompts: " in err and bad in err
