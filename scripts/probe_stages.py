@@ -61,10 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"model": args.model, "prompts": len(prompts), "stages": scores}, indent=2))
         return 0
-    print("stage  " + "  ".join(k.replace("caption_accuracy_", "").replace("caption_", "") for k in SHOWN))
+    labels = [key.replace("caption_accuracy_", "").replace("caption_", "") for key in SHOWN]
+    print("stage  " + "  ".join(labels))
     for k, s in enumerate(scores):
-        print(f"{k:5d}  " + "  ".join(f"{s.get(key, float('nan')):.3f}".rjust(len(key.replace('caption_accuracy_', '').replace('caption_', '')))
-                                      for key in SHOWN))
+        print(f"{k:5d}  " + "  ".join(f"{s.get(key, float('nan')):.3f}".rjust(len(label))
+                                      for key, label in zip(SHOWN, labels)))
     return 0
 
 
