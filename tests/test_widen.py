@@ -89,13 +89,16 @@ def test_trainer_continues_a_widened_tree_at_its_width(tmp_path):
 
     data = generate("train", n=16)
     pair = (data.images, data.captions)
-    first, _ = train("tiny", data=pair, max_steps=1, eval_every=None, log=None)
+    state = tmp_path / "disc.safetensors"
+    first, _ = train("tiny", data=pair, max_steps=1, eval_every=None, disc_state=state, log=None)
     widen(first).save_pretrained(tmp_path / "wide")
     lines: list[str] = []
+    # the narrow tree's discriminators continue; only the generator's moments start fresh
     again, _ = train("tiny", data=pair, max_steps=1, init_from=str(tmp_path / "wide"), eval_every=None,
-                     log=lines.append)
+                     disc_state=state, log=lines.append)
     assert again.gf_dim == 2 * CONFIGS["tiny"]["gf_dim"]
     assert any("gf_dim" in line for line in lines)
+    assert any("continued from" in line and "moments start fresh" in line for line in lines)
 
 
 @pytest.mark.parametrize("family", ["attngan", "mirrorgan"])

@@ -210,9 +210,12 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
                    {"opt_g": opt_g, **{f"opt_d{i}": o for i, o in enumerate(opt_ds)},
                     **{f"opt_aux{i}": o for i, o in enumerate(opts_aux)}})
     if disc_state is not None and Path(disc_state).exists():
-        load_training_state(disc_state, *state_parts, optional=[f"auxD{i}" for i in range(len(heads))])
+        # a tree widened since (``widen``) keeps the discriminators but starts fresh G moments
+        fresh = load_training_state(disc_state, *state_parts, lenient=["opt_g"],
+                                    optional=[f"auxD{i}" for i in range(len(heads))])
         if log:
-            log(f"discriminators and optimiser moments continued from {disc_state}")
+            log(f"discriminators and optimiser moments continued from {disc_state}"
+                + (" (the generator's moments start fresh: its sizes changed)" if fresh else ""))
     avg = [p.detach().clone() for p in params_g]
 
     if classifier is None and name == "small":
