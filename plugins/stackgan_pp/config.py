@@ -25,12 +25,15 @@ PAPER_BIRDS: dict[str, Any] = {
 }
 
 # Trained here on the shapes data (CPU): 16/32/64 branches (final 64x64), the DAMSM shapes
-# text encoder (sentence features, nef 128) instead of char-CNN-RNN, narrower (gf_dim 8), one
-# residual block per branch instead of two and a smaller z (32) and CA (32), so that a step
-# costs about a second on one CPU thread and the weights stay under 4 MB. The trainer adds
-# text_scale (1 / RMS of the DAMSM sentence features) so the text is not drowned by CA noise.
+# text encoder (sentence features, nef 128) instead of char-CNN-RNN, narrower (gf_dim 16: 64 / 32
+# / 16 channels in the branches), one residual block per branch instead of two and a smaller z
+# (32) and CA (32), so that a step (batch 16) costs under a second on one CPU thread and the
+# weights stay under 8 MB. The published tree was grown to this width from a gf_dim 8 one
+# (scripts/widen_stackgan_pp.py), which learns faster from scratch; the narrow 16- and 8-channel
+# fine branches had capped its shapes. The trainer adds text_scale (1 / RMS of the DAMSM
+# sentence features) so the text is not drowned by CA noise.
 SMALL: dict[str, Any] = {
-    "text_encoder": "small", "z_dim": 32, "c_dim": 32, "gf_dim": 8, "df_dim": 16,
+    "text_encoder": "small", "z_dim": 32, "c_dim": 32, "gf_dim": 16, "df_dim": 16,
     "r_num": 1, "branch_num": 3, "base_size": 16,
 }
 
