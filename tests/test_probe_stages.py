@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -45,8 +46,6 @@ def test_a_model_without_stages_past_the_first_gets_one_row():
 
 
 def test_probe_counts_below_one_or_not_whole_are_refused_with_a_one_line_error(capsys):
-    import pytest
-
     from probe_stages import main
 
     for bad in ("0", "-3", "2.5"):
