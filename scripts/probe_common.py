@@ -1,5 +1,6 @@
-"""What the generator probes (probe_relations, probe_diversity, probe_shapes) share: their
-command line's common part and the model with the shapes attribute classifier that judges it."""
+"""What the generator probes (probe_relations, probe_diversity, probe_shapes, probe_stages,
+probe_softened) share: their command line's common part, the test prompts, and the model with
+the shapes attribute classifier that judges it."""
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is below 1; give at least 1")
     return value
+
+
+def test_prompts(n: int) -> list[str]:
+    """The first ``n`` test scenes' captions, one each (the caption index cycling over the
+    scene's captions so every wording appears)."""
+    from zoo_core.data.shapes import generate
+
+    return [c[i % len(c)] for i, c in enumerate(generate("test").captions[:n])]
 
 
 def load_probed(name: str) -> tuple[Any, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import load_probed, positive_int, probe_parser  # noqa: E402
+from probe_common import load_probed, positive_int, probe_parser, test_prompts  # noqa: E402
 
 SHOWN = ("caption_accuracy", "caption_accuracy_shape0", "caption_accuracy_shape1", "caption_accuracy_colour0")
 
@@ -46,17 +46,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from zoo_core.data.shapes import generate
 
-    data = generate("test")
-    caps = data.captions[:args.prompts]
-    prompts = [c[i % len(c)] for i, c in enumerate(caps)]
-    rows: dict[str, dict[str, dict[str, float]]] = {}
+    import zoo
+
+    prompts = test_prompts(args.prompts)
+    model, clf = load_probed(args.model)
+
+    def score(x: Any) -> dict[str, float]:
+        return clf.caption_accuracy(x, prompts)
+
+    real = torch.as_tensor(generate("test").images[:len(prompts)]).float() / 255
+    rows = {"real images": drawn_and_softened(real, score)}
     for name in [args.model, *args.more]:
-        model, clf = load_probed(name)
-        if "real images" not in rows:
-            real = torch.as_tensor(data.images[:len(prompts)]).float() / 255
-            rows["real images"] = drawn_and_softened(real, lambda x: clf.caption_accuracy(x, prompts))
+        model = model if name == args.model else zoo.load(name, progress=False)  # one classifier for all
         images = model.sample(len(prompts), prompt=prompts, generator=args.seed, progress=False).images01()
-        rows[name] = drawn_and_softened(images, lambda x: clf.caption_accuracy(x, prompts))
+        rows[name] = drawn_and_softened(images, score)
     if args.json:
         print(json.dumps({"prompts": len(prompts), "scores": rows}, indent=2))
         return 0

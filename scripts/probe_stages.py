@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import load_probed, positive_int, probe_parser  # noqa: E402
+from probe_common import load_probed, positive_int, probe_parser, test_prompts  # noqa: E402
 
 SHOWN = ("caption_accuracy", "caption_accuracy_colour0", "caption_accuracy_colour1", "caption_accuracy_shape0",
          "caption_accuracy_shape1", "caption_pairs_swapped")
@@ -48,11 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = probe_parser(__doc__)
     parser.add_argument("--prompts", type=positive_int, default=300, help="test captions to draw")
     args = parser.parse_args(argv)
-    from zoo_core.data.shapes import generate
-
     model, clf = load_probed(args.model)
-    caps = generate("test").captions[:args.prompts]
-    prompts = [c[i % len(c)] for i, c in enumerate(caps)]
+    prompts = test_prompts(args.prompts)
 
     def draw(k: int) -> Any:
         return model.sample(len(prompts), prompt=prompts, generator=args.seed, stage=k, progress=False).images01()
