@@ -24,12 +24,10 @@ SHOWN = ("caption_accuracy", "caption_accuracy_shape0", "caption_accuracy_shape1
 
 
 def soften(images: Any) -> Any:
-    """Images in [0, 1] averaged over 2x2 blocks and resized back (bilinear) to their size."""
-    import torch.nn.functional as F
+    """Images in [0, 1] softened as the trainers' ``soften`` option does (``blocks.soften``)."""
+    from zoo_core.blocks.soften import soften as soften_any
 
-    side = images.shape[-1]
-    return F.interpolate(F.avg_pool2d(images.float(), 2), size=(side, side), mode="bilinear",
-                         align_corners=False).clamp(0, 1)
+    return soften_any(images).clamp(0, 1)
 
 
 def drawn_and_softened(images: Any, score: Callable[[Any], dict[str, float]]) -> dict[str, dict[str, float]]:

@@ -1,6 +1,8 @@
 """The discriminators' auxiliary attribute heads (-K d_aux / g_aux, a deviation from the papers)."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -45,6 +47,25 @@ def test_discriminator_and_generator_losses_add_the_weighted_attribute_terms():
     g_plain = generator_adversarial_loss([netD], [fake], sent)
     g_aux = generator_adversarial_loss([netD], [fake], sent, ([head], labels, 0.5))
     assert torch.allclose(g_aux, g_plain + 0.5 * attribute_loss(head, netD(fake), labels)[0])
+
+
+def test_soften_has_the_heads_read_softened_images_from_64_pixels_on():
+    from zoo_core.blocks.soften import soften
+
+    torch.manual_seed(0)
+    sent, labels = torch.randn(4, 8), _labels(4)
+    for size, softened in ((64, True), (32, False)):
+        netD, head = make_discriminator(size, 4, 8).eval(), AttributeHead(4 * 8 * 16)
+        real, fake = torch.randn(4, 3, size, size), torch.randn(4, 3, size, size)
+        plain, _ = discriminator_loss(netD, real, fake, sent)
+        soft, _ = discriminator_loss(netD, real, fake, sent, aux=(head, labels, 2.0), aux_soften=True)
+        read = soften(real) if softened else real
+        assert torch.allclose(soft, plain + 2.0 * attribute_loss(head, netD(read), labels)[0])
+        g_plain = generator_adversarial_loss([netD], [fake], sent)
+        g_soft = generator_adversarial_loss([netD], [fake], sent, ([head], labels, 0.5), aux_soften=True)
+        read = soften(fake) if softened else fake
+        assert torch.allclose(g_soft, g_plain + 0.5 * attribute_loss(head, netD(read), labels)[0])
+    assert not torch.allclose(soften(real), real)
 
 
 def test_pretraining_teaches_trunk_and_head_the_real_images_attributes():
@@ -99,6 +120,31 @@ def test_aux_weights_are_checked():
         train("tiny", steps=1, d_aux_pretrain=5, log=None)
     with pytest.raises(ValueError, match="d_aux_pretrain must be a whole number of at least 0"):
         recipe_with(TRAINING, None, d_aux_pretrain=2.5)
+    assert recipe_with(TRAINING, None, soften=True)["soften"] is True
+    with pytest.raises(ValueError, match="soften must be true or false, not 1"):
+        recipe_with(TRAINING, None, soften=1)
+    with pytest.raises(ValueError, match="soften acts on the attribute heads: give d_aux too"):
+        train("tiny", steps=1, soften=True, log=None)
+
+
+def test_soften_ranks_the_checks_by_their_softened_scores(attngan_tiny_run):
+    from plugins.attngan.train import train
+
+    def checks():  # drawn scores fall while softened ones rise: the two rankings disagree
+        calls = itertools.count(1)
+
+        def evaluate(model):
+            i = min(next(calls), 3)  # the report's final evaluation calls once more
+            return {"caption_accuracy": 0.5, "caption_accuracy_shape0": 1 - i / 10,
+                    "softened_caption_accuracy_shape0": i / 10}
+        return evaluate
+
+    kept = {soft: train("tiny", steps=3, data=attngan_tiny_run.data, damsm=attngan_tiny_run.damsm, d_aux=1.0,
+                        soften=soft, keep_best=True, evaluate=checks(), eval_every=1, log=None)[1]
+            for soft in (False, True)}
+    assert kept[False]["recipe"]["snapshot"].startswith("the averaged weights at step 1,")
+    assert kept[True]["recipe"]["snapshot"].startswith("the averaged weights at step 3,")
+    assert "the checks are ranked by their softened scores" in kept[True]["recipe"]["auxiliary_attributes"]
 
 
 def test_gan_int_cls_heads_train_save_and_steer_the_generator(tmp_path):

@@ -68,7 +68,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           lr_d: float | None = None, twin_kinds: str | None = None, r_num: int | None = None,
           mode_seeking: float | None = None, d_warmup: int | None = None, d_aux: float | None = None,
           g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
-          ngf: int | None = None, kl_weight: float | None = None,
+          ngf: int | None = None, kl_weight: float | None = None, soften: bool | None = None,
           log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
@@ -96,13 +96,15 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     the paper) weighs attribute heads on the discriminators' image codes trained on real images,
     ``g_aux`` a generator term asking them to read its images as the captions' attributes, and
     ``d_aux_pretrain`` steps train trunks and heads on real images first (``blocks.aux_attributes``).
+    ``soften`` (not in the paper; needs ``d_aux``) has the heads read the 64x64 images softened
+    and ``keep_best`` rank checks by their softened scores (``attn_training.train_attentional``).
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d, mode_seeking=mode_seeking,
                      d_warmup=d_warmup, d_aux=d_aux, g_aux=g_aux,
-                     d_aux_pretrain=d_aux_pretrain, kl_weight=kl_weight)
+                     d_aux_pretrain=d_aux_pretrain, kl_weight=kl_weight, soften=soften)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, with_sizes(get_config(config), r_num, ndf, ngf), damsm=damsm,
@@ -118,7 +120,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     batches = shapes_data(model, data, twins=twins != "none", kinds=hp["twin_kinds"])
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
     evaluate, final_evaluate = evaluators(evaluate, by_default=isinstance(config, str) and config == "small",
-                                          keep_best=keep_best)
+                                          keep_best=keep_best, softened=hp["soften"])
     hp["keep_best"] = keep_best
     run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm"), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,

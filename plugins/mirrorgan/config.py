@@ -51,7 +51,8 @@ TRAINING: dict[str, Any] = {"batch_size": 12, "lr_g": 2e-4, "lr_d": 2e-4, "capti
                             "kl_weight": 1.0, "ema": 0.999, "steps": None, "minutes": None, "bn_batches": 20,
                             "stream_steps": 1500, "stream_batch_size": 64, "stream_lr": 1e-3, "init_from": None,
                             "mode_seeking": 0.0, "d_warmup": 0,
-                            "d_aux": 0.0, "g_aux": 0.0, "d_aux_pretrain": 0}
+                            "d_aux": 0.0, "g_aux": 0.0, "d_aux_pretrain": 0,
+                            "soften": False}
 TRAINING_FOR: dict[str, dict[str, Any]] = {
     "paper-cub": {**TRAINING, "steps": 650 * 738},  # 650 epochs of CUB at batch 12
     # CPU budget: about 28 minutes for GLAM, from scratch (a first run started from the first

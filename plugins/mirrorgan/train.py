@@ -66,7 +66,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           twin_kinds: str | None = None, r_num: int | None = None, mode_seeking: float | None = None,
           d_warmup: int | None = None, d_aux: float | None = None,
           g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
-          kl_weight: float | None = None,
+          kl_weight: float | None = None, soften: bool | None = None,
           log: Callable[[str], None] | None = print) -> tuple[MirrorGAN, dict[str, Any]]:
     """Train a MirrorGAN generator on shapes (see the module docstring); ``disc_state``,
     ``device`` and ``batch_size`` as for AttnGAN's trainer; ``twin_negatives="d"`` (a deviation,
@@ -74,14 +74,14 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``keep_best`` and ``twin_kinds`` as for AttnGAN's; ``caption_lambda`` (STREAM's weight) and
     ``lr_g`` / ``lr_d`` replace the recipe's; ``r_num`` as for AttnGAN's (a continued generator's
     new residual blocks start as the identity), ``mode_seeking``, ``d_warmup``, ``ndf``, ``d_aux``,
-    ``g_aux``, ``d_aux_pretrain`` and ``kl_weight`` as for AttnGAN's."""
+    ``g_aux``, ``d_aux_pretrain``, ``kl_weight`` and ``soften`` as for AttnGAN's."""
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     name = config if isinstance(config, str) else "small"
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, caption_lambda=caption_lambda, lr_g=lr_g, lr_d=lr_d,
                      mode_seeking=mode_seeking, d_warmup=d_warmup, d_aux=d_aux, g_aux=g_aux,
-                     d_aux_pretrain=d_aux_pretrain, kl_weight=kl_weight)
+                     d_aux_pretrain=d_aux_pretrain, kl_weight=kl_weight, soften=soften)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     model, damsm = setup_attentional(MirrorGAN, with_sizes(get_config(config), r_num, ndf), damsm=damsm,
                                      seed=seed, threads=threads, device=device)
@@ -132,7 +132,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
 
     steps, minutes = run_length(hp, batches.n, epochs=epochs, steps=steps, max_steps=max_steps, minutes=minutes)
     evaluate, final_evaluate = evaluators(evaluate, by_default=name == "small" and isinstance(config, str),
-                                          keep_best=keep_best)
+                                          keep_best=keep_best, softened=hp["soften"])
     hp["keep_best"] = keep_best
     start_metrics = evaluate(model.eval()) if evaluate is not None and started_from else None
     run, metrics = train_with_recipe(model, batches, stream_loss_term(stream, hp["caption_lambda"]), hp,

@@ -18,6 +18,7 @@ from torch import nn
 
 from .attn_stages import weights_init
 from .aux_attributes import AttributeHead, attribute_loss
+from .soften import soften, softens
 from .downblocks import Block3x3_leakRelu, D_GET_LOGITS, downBlock, encode_image_by_16times
 
 class _DNet(nn.Module):
@@ -109,7 +110,8 @@ def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
 
 def discriminator_loss(netD: _DNet, real: torch.Tensor, fake: torch.Tensor, sent: torch.Tensor,
                        twin_sent: torch.Tensor | None = None,
-                       aux: tuple[AttributeHead, torch.Tensor, float] | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                       aux: tuple[AttributeHead, torch.Tensor, float] | None = None,
+                       aux_soften: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
     """The originals' ``discriminator_loss``: matched real pairs are real; fakes and
     mismatched pairs (real image i with the caption of i + 1) are fake.
 
@@ -119,7 +121,8 @@ def discriminator_loss(netD: _DNet, real: torch.Tensor, fake: torch.Tensor, sent
     to read shapes, which random captions (differing mostly in colour) rarely demand.
 
     ``aux`` = (head, labels, weight) (a deviation, off in the papers' recipes): also
-    ``weight`` x the head's attribute cross-entropy on the real images (``aux_attributes``)."""
+    ``weight`` x the head's attribute cross-entropy on the real images (``aux_attributes``);
+    with ``aux_soften`` and images of 64x64 or more the head reads them softened (``blocks.soften``)."""
     real_f, fake_f = netD(real), netD(fake.detach())
     cond_real = netD.COND_DNET(real_f, sent)
     cond_fake = netD.COND_DNET(fake_f, sent)
@@ -138,7 +141,8 @@ def discriminator_loss(netD: _DNet, real: torch.Tensor, fake: torch.Tensor, sent
         loss = err_cr + (err_cf + err_cw) / 2.0
     if aux is not None:
         head, labels, weight = aux
-        err_aux, shape_hits = attribute_loss(head, real_f, labels)
+        code = netD(soften(real)) if aux_soften and softens(real.shape[-1]) else real_f
+        err_aux, shape_hits = attribute_loss(head, code, labels)
         loss = loss + weight * err_aux
         twin_stats["d_aux_shape"] = shape_hits
     stats = {"d_real": float(torch.sigmoid(cond_real.detach()).mean()),
@@ -148,10 +152,13 @@ def discriminator_loss(netD: _DNet, real: torch.Tensor, fake: torch.Tensor, sent
 
 
 def generator_adversarial_loss(netsD: Sequence[_DNet], fakes: Sequence[torch.Tensor], sent: torch.Tensor,
-                               aux: tuple[Sequence[AttributeHead], torch.Tensor, float] | None = None) -> torch.Tensor:
+                               aux: tuple[Sequence[AttributeHead], torch.Tensor, float] | None = None,
+                               aux_soften: bool = False) -> torch.Tensor:
     """Sum over stages of the non-saturating cond + uncond generator losses; ``aux`` =
     (one head per stage, the captions' attribute labels, weight) adds weight x each head's
-    attribute cross-entropy on the fakes (a deviation, off in the papers' recipes)."""
+    attribute cross-entropy on the fakes (a deviation, off in the papers' recipes), read from
+    the fakes softened where ``aux_soften`` (stages of 64x64 or more), so that detail finer
+    than two pixels cannot satisfy the heads."""
     total = fakes[0].new_zeros(())
     for i, (netD, fake) in enumerate(zip(netsD, fakes)):
         feat = netD(fake)
@@ -160,7 +167,8 @@ def generator_adversarial_loss(netsD: Sequence[_DNet], fakes: Sequence[torch.Ten
             total = total + _bce(netD.UNCOND_DNET(feat), 1.0)
         if aux is not None:
             heads, labels, weight = aux
-            total = total + weight * attribute_loss(heads[i], feat, labels)[0]
+            code = netD(soften(fake)) if aux_soften and softens(fake.shape[-1]) else feat
+            total = total + weight * attribute_loss(heads[i], code, labels)[0]
     return total
 
 

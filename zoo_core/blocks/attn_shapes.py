@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import BadInputError
+from .soften import soften
 from .t2i_training import load_shapes_classifier
 
 
@@ -71,12 +72,16 @@ def shapes_data(model: Any, data: Any = None, n: int | None = None, twins: bool 
                          labels=labels)
 
 
+SOFTENED = "softened_"  # the prefix of a check's scores of its images softened
+
+
 def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = None,
-                               split: str = "test") -> Callable[[Any], dict[str, float]]:
+                               split: str = "test", softened: bool = False) -> Callable[[Any], dict[str, float]]:
     """A callable scoring a generator on the first caption of n images of ``split`` with the
     shapes attribute classifier (fixed noise, so scores are comparable between calls). Its
     ``prompts`` attribute says which. Snapshot selection uses the train split's captions, so
-    that the test captions stay unseen by every choice made in training."""
+    that the test captions stay unseen by every choice made in training. ``softened`` adds the
+    scores of the same images softened (``blocks.soften``), keyed with the prefix ``SOFTENED``."""
     from zoo_core.data.shapes import generate
 
     clf = load_shapes_classifier(classifier)
@@ -97,6 +102,9 @@ def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = No
             x01 = torch.nn.functional.interpolate(x01, size=(64, 64), mode="bilinear", align_corners=False,
                                                   antialias=x01.shape[-1] > 64)
         acc = clf.caption_accuracy(x01, prompts)
+        if softened:
+            soft = clf.caption_accuracy(soften(x01).clamp(0, 1), prompts)
+            acc = {**acc, **{SOFTENED + k: v for k, v in soft.items()}}
         return {k: round(v, 4) for k, v in acc.items()}
 
     evaluate.prompts = f"first caption of the first {n} {split} images, seed {seed}"  # type: ignore[attr-defined]
@@ -156,11 +164,12 @@ def scene_class_ids(labels: torch.Tensor) -> torch.Tensor:
     return torch.unique(labels, dim=0, return_inverse=True)[1]
 
 
-def evaluators(evaluate: Any, *, by_default: bool, keep_best: bool) -> tuple[Any, Any]:
+def evaluators(evaluate: Any, *, by_default: bool, keep_best: bool, softened: bool = False) -> tuple[Any, Any]:
     """(evaluator run during training, evaluator of the final report): ``evaluate`` for both when
     given; otherwise caption accuracy on test captions when ``by_default`` (the small configs),
-    checks on training captions when ``keep_best`` selects snapshots by them."""
+    checks on training captions when ``keep_best`` selects snapshots by them; ``softened`` adds
+    the softened scores to both (``caption_accuracy_evaluator``)."""
     if evaluate is not None:
         return evaluate, evaluate
-    final = caption_accuracy_evaluator() if by_default or keep_best else None
-    return (caption_accuracy_evaluator(split="train") if keep_best else final), final
+    final = caption_accuracy_evaluator(softened=softened) if by_default or keep_best else None
+    return (caption_accuracy_evaluator(split="train", softened=softened) if keep_best else final), final

@@ -108,6 +108,9 @@ def aux_note(hp: dict[str, Any]) -> str:
         note += f"(batch {PRETRAIN_BATCH}, Adam lr {PRETRAIN_LR:g})"
     if hp.get("g_aux"):
         note += f"; the generator's images are asked to be read as their captions' attributes (weight {hp['g_aux']:g})"
+    if hp.get("soften"):
+        note += ("; at 64x64 the heads read images softened (2x2 averages resized back), and the checks "
+                 "are ranked by their softened scores")
     return note
 
 

@@ -119,9 +119,10 @@ def sentence_text_scale(damsm: Any, captions: list[list[str]], images: int = 400
     return round(1.0 / max(rms, 1e-6), 4)
 
 
-def attribute_accuracy(result: dict[str, float]) -> float:
-    """The mean of the per-attribute accuracies (softer than the all-attributes caption accuracy)."""
-    parts = [v for k, v in result.items() if k.startswith("caption_accuracy_")]
+def attribute_accuracy(result: dict[str, float], prefix: str = "") -> float:
+    """The mean of the per-attribute accuracies (softer than the all-attributes caption accuracy);
+    ``prefix`` picks another set of them (``attn_shapes.SOFTENED``: of the images softened)."""
+    parts = [v for k, v in result.items() if k.startswith(prefix + "caption_accuracy_")]
     return sum(parts) / max(len(parts), 1)
 
 
