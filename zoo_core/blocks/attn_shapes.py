@@ -168,8 +168,9 @@ def evaluators(evaluate: Any, *, by_default: bool, keep_best: bool, softened: bo
     """(evaluator run during training, evaluator of the final report): ``evaluate`` for both when
     given; otherwise caption accuracy on test captions when ``by_default`` (the small configs),
     checks on training captions when ``keep_best`` selects snapshots by them; ``softened`` adds
-    the softened scores to both (``caption_accuracy_evaluator``)."""
+    the softened scores to the checks (``caption_accuracy_evaluator``; the final scores stay the
+    plain ones that eval_all replaces)."""
     if evaluate is not None:
         return evaluate, evaluate
-    final = caption_accuracy_evaluator(softened=softened) if by_default or keep_best else None
+    final = caption_accuracy_evaluator() if by_default or keep_best else None
     return (caption_accuracy_evaluator(split="train", softened=softened) if keep_best else final), final
