@@ -145,6 +145,9 @@ def test_soften_ranks_the_checks_by_their_softened_scores(attngan_tiny_run):
     assert kept[False]["recipe"]["snapshot"].startswith("the averaged weights at step 1,")
     assert kept[True]["recipe"]["snapshot"].startswith("the averaged weights at step 3,")
     assert "the checks are ranked by their softened scores" in kept[True]["recipe"]["auxiliary_attributes"]
+    with pytest.raises(ValueError, match="soften ranks the checks by softened scores, and the evaluator gave none"):
+        train("tiny", steps=1, data=attngan_tiny_run.data, damsm=attngan_tiny_run.damsm, d_aux=1.0, soften=True,
+              keep_best=True, evaluate=lambda model: {"caption_accuracy_shape0": 0.5}, eval_every=1, log=None)
 
 
 def test_gan_int_cls_heads_train_save_and_steer_the_generator(tmp_path):

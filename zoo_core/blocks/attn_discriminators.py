@@ -18,8 +18,8 @@ from torch import nn
 
 from .attn_stages import weights_init
 from .aux_attributes import AttributeHead, attribute_loss
-from .soften import soften, softens
 from .downblocks import Block3x3_leakRelu, D_GET_LOGITS, downBlock, encode_image_by_16times
+from .soften import soften, softens
 
 class _DNet(nn.Module):
     """Common part: the conditional and unconditional heads on an 8ndf x 4 x 4 code."""

@@ -268,6 +268,9 @@ def train_attentional(model: AttentionalT2I, data: ShapesBatches, *, extra_loss:
             evals.append(result)
             if log:
                 log(f"eval {result}")
+            if keep_best and soften and not any(k.startswith(SOFTENED) for k in result):
+                raise BadInputError("soften ranks the checks by softened scores, and the evaluator gave none "
+                                    "(build it with caption_accuracy_evaluator(softened=True))")
             score = attribute_accuracy(result, SOFTENED if soften else "")
             if keep_best and (best is None or score > best[0]):
                 best = (score, step, [a.clone() for a in avg])
