@@ -212,6 +212,27 @@ def test_damsm_term_with_twins_only_changes_the_image_to_text_halves():
     assert torch.allclose(t1, s1) and t0 > s0  # the text -> image half is the plain one
 
 
+def test_damsm_soften_has_the_image_encoder_read_the_images_softened():
+    from plugins.attngan.train import damsm_loss_term
+    from zoo_core.blocks.damsm import sent_loss, words_loss
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+    from zoo_core.blocks.soften import soften
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny").eval()
+    model = AttnGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
+    model.use_text_encoder(damsm)
+    text = model.encode_prompts(["a red circle", "a blue square above a green star"])
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    out = type("Out", (), {"images": [images]})()
+    loss, stats = damsm_loss_term(damsm, 2.0, softened=True)(model, out, {"class_ids": None}, text)
+    regions, code = damsm.image_encoder(soften(images))
+    w0, w1, _ = words_loss(regions, text.words, text.lengths, None)
+    s0, s1 = sent_loss(code, text.sentence, None)
+    assert torch.allclose(loss, 2.0 * (w0 + w1 + s0 + s1))
+    assert stats != damsm_loss_term(damsm, 2.0)(model, out, {"class_ids": None}, text)[1]
+
+
 def test_recipe_values_from_the_command_line_reach_the_objective():
     from plugins.attngan.config import TRAINING
     from plugins.attngan.train import train

@@ -23,6 +23,7 @@ from zoo_core.blocks.attn_training import (TWIN_NEGATIVES_D, recipe_with, run_le
 from zoo_core.blocks.attn_widen import widened_to
 from zoo_core.blocks.damsm import GAMMA3, losses_with_twins, sent_loss, sentence_scores, word_scores, words_loss
 from zoo_core.blocks.mode_seeking import objective_note
+from zoo_core.blocks.soften import soften as soften_images, softens
 from zoo_core.blocks.t2i_training import damsm_name
 
 from .config import TRAINING, TRAINING_FOR, get_config
@@ -35,15 +36,18 @@ TWIN_NEGATIVES = {
     "d+damsm": f"{TWIN_NEGATIVES_D} and as extra negatives in the DAMSM term's image -> text halves",
 }
 
-def damsm_loss_term(damsm: Any, lam: float, twins: bool = False) -> Callable:
+def damsm_loss_term(damsm: Any, lam: float, twins: bool = False, softened: bool = False) -> Callable:
     """AttnGAN's generator DAMSM term: lambda * (words_loss + sent_loss) of the last stage.
 
     ``twins`` (a deviation, off in the paper's recipe): the image -> text halves also rank each
     image's caption above its scene's shape twin caption (``batch["twin_text"]``), a negative
-    only shape tells apart."""
+    only shape tells apart. ``softened`` (a deviation, off in the paper's recipe): the image
+    encoder reads the images softened (``blocks.soften``), so that pixel-level detail cannot
+    match the words."""
 
     def extra(model: Any, out: Any, batch: dict[str, Any], text: Any):
-        regions, code = damsm.image_encoder(out.images[-1])
+        image = out.images[-1]
+        regions, code = damsm.image_encoder(soften_images(image) if softened and softens(image.shape[-1]) else image)
         cls = batch["class_ids"]
         twin = batch.get("twin_text") if twins else None
         if twin is None:
@@ -69,7 +73,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           mode_seeking: float | None = None, d_warmup: int | None = None, d_aux: float | None = None,
           g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
           ngf: int | None = None, kl_weight: float | None = None, soften: bool | None = None,
-          log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          damsm_soften: bool | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
@@ -97,14 +101,16 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``g_aux`` a generator term asking them to read its images as the captions' attributes, and
     ``d_aux_pretrain`` steps train trunks and heads on real images first (``blocks.aux_attributes``).
     ``soften`` (not in the paper; needs ``d_aux``) has the heads read the 64x64 images softened
-    and ``keep_best`` rank checks by their softened scores (``attn_training.train_attentional``).
+    and ``keep_best`` rank checks by their softened scores (``attn_training.train_attentional``);
+    ``damsm_soften`` (not in the paper) has the DAMSM term read them softened (``damsm_loss_term``).
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
     hp = dict(TRAINING_FOR.get(config, TRAINING)) if isinstance(config, str) else dict(TRAINING)
     hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d, mode_seeking=mode_seeking,
                      d_warmup=d_warmup, d_aux=d_aux, g_aux=g_aux,
-                     d_aux_pretrain=d_aux_pretrain, kl_weight=kl_weight, soften=soften)
+                     d_aux_pretrain=d_aux_pretrain, kl_weight=kl_weight, soften=soften,
+                     damsm_soften=damsm_soften)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, with_sizes(get_config(config), r_num, ndf, ngf), damsm=damsm,
@@ -122,13 +128,14 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     evaluate, final_evaluate = evaluators(evaluate, by_default=isinstance(config, str) and config == "small",
                                           keep_best=keep_best, softened=hp["soften"])
     hp["keep_best"] = keep_best
-    run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm"), hp,
+    run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm", hp["damsm_soften"]), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
                                      eval_every=eval_every, log=log, disc_state=disc_state,
                                      final_evaluate=final_evaluate)
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
-                     f"(words + sentence, both directions, last stage) + {hp['kl_weight']:g} x KL(CA)"
+                     f"(words + sentence, both directions, last stage{', read softened' if hp['damsm_soften'] else ''}) "
+                     f"+ {hp['kl_weight']:g} x KL(CA)"
                      + objective_note(hp["mode_seeking"]),
         "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
         "text_encoder": f"the DAMSM bi-LSTM of {damsm_name(damsm_asked)}, frozen; its image encoder scores G",

@@ -85,7 +85,7 @@ def with_sizes(cfg: dict[str, Any], r_num: int | None = None, ndf: int | None = 
 COUNTS = {"batch_size": 1, "d_warmup": 0, "d_aux_pretrain": 0}
 # weights of terms that are off by default: 0 turns one off again
 MAY_BE_ZERO = {"mode_seeking", "d_aux", "g_aux"}
-FLAGS = {"soften"}  # true / false
+FLAGS = {"soften", "damsm_soften"}  # true / false
 
 
 def recipe_with(hp: dict[str, Any], batch_size: int | None, **overrides: float | None) -> dict[str, Any]:
