@@ -144,6 +144,7 @@ def test_soften_ranks_the_checks_by_their_softened_scores(attngan_tiny_run):
             for soft in (False, True)}
     assert kept[False]["recipe"]["snapshot"].startswith("the averaged weights at step 1,")
     assert kept[True]["recipe"]["snapshot"].startswith("the averaged weights at step 3,")
+    assert kept[True]["recipe"]["snapshot"].endswith("of the checks on training captions, their images softened")
     assert "the checks are ranked by their softened scores" in kept[True]["recipe"]["auxiliary_attributes"]
     with pytest.raises(ValueError, match="soften ranks the checks by softened scores, and the evaluator gave none"):
         train("tiny", steps=1, data=attngan_tiny_run.data, damsm=attngan_tiny_run.damsm, d_aux=1.0, soften=True,

@@ -42,6 +42,7 @@ def training_report(family: str, model: AttentionalT2I, data: ShapesBatches, hp:
             "generator_average": f"EMA {hp['ema']}; batch-norm statistics recomputed after training",
             "snapshot": (f"the averaged weights at step {run['kept']['step']}, best mean attribute accuracy "
                          f"({run['kept']['attribute_accuracy']}) of the checks on training captions"
+                         + (", their images softened" if hp.get("soften") else "")
                          if run.get("kept") else "the averaged weights at the last step"),
             "seed": seed,
             "generator_parameters": model.num_generator_parameters(),
