@@ -233,6 +233,31 @@ def test_damsm_soften_has_the_image_encoder_read_the_images_softened():
     assert stats != damsm_loss_term(damsm, 2.0)(model, out, {"class_ids": None}, text)[1]
 
 
+def test_damsm_first_scores_the_first_stage_resized_up_as_well():
+    import torch.nn.functional as F
+
+    from plugins.attngan.train import damsm_loss_term
+    from zoo_core.blocks.damsm_model import DAMSMEncoders
+
+    torch.manual_seed(0)
+    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny").eval()
+    model = AttnGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
+    model.use_text_encoder(damsm)
+    text = model.encode_prompts(["a red circle", "a blue square above a green star"])
+    coarse, last = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
+    out = type("Out", (), {"images": [coarse, last]})()
+    batch = {"class_ids": None}
+    plain, plain_stats = damsm_loss_term(damsm, 2.0)(model, out, batch, text)
+    both, stats = damsm_loss_term(damsm, 2.0, first=3.0)(model, out, batch, text)
+    up = type("Out", (), {"images": [F.interpolate(coarse, size=(64, 64), mode="bilinear", align_corners=False)]})()
+    alone = damsm_loss_term(damsm, 1.0)(model, up, batch, text)[0]
+    assert torch.allclose(both, plain + 3.0 * alone)
+    assert stats["w_loss"] == plain_stats["w_loss"] and "w0_loss" in stats and "w0_loss" not in plain_stats
+    one_stage = type("Out", (), {"images": [last]})()  # nothing coarser to score
+    assert torch.equal(damsm_loss_term(damsm, 2.0, first=3.0)(model, one_stage, batch, text)[0],
+                       damsm_loss_term(damsm, 2.0)(model, one_stage, batch, text)[0])
+
+
 def test_recipe_values_from_the_command_line_reach_the_objective():
     from plugins.attngan.config import TRAINING
     from plugins.attngan.train import train
@@ -258,6 +283,11 @@ def test_recipe_values_from_the_command_line_reach_the_objective():
     _, fifty = train("tiny", steps=1, data=data, damsm=damsm, damsm_lambda=50, lr_g=1e-4, kl_weight=0.5, log=None)
     assert fifty["recipe"]["optimizer"].startswith("Adam lr G 0.0001, D 0.0002")
     assert "+ 50 x DAMSM" in fifty["recipe"]["objective"] and "+ 5 x DAMSM" in five["recipe"]["objective"]
+    assert "first stage" not in five["recipe"]["objective"]
+    _, coarse = train("tiny", steps=1, data=data, damsm=damsm, damsm_first=2, log=None)
+    assert "+ 2 x DAMSM (first stage, resized up)" in coarse["recipe"]["objective"]
+    with pytest.raises(ValueError, match="damsm_first must be zero or more"):
+        recipe_with(TRAINING, None, damsm_first=-1)
     assert "+ 0.5 x KL(CA)" in fifty["recipe"]["objective"] and "+ 1 x KL(CA)" in five["recipe"]["objective"]
     g5, g50 = five["history"][0], fifty["history"][0]
     damsm5 = 5 * (g5["w_loss"] + g5["s_loss"])

@@ -35,7 +35,7 @@ TRAINING: dict[str, Any] = {"batch_size": 20, "lr_g": 2e-4, "lr_d": 2e-4, "damsm
                             "kl_weight": 1.0, "ema": 0.999, "steps": None, "minutes": None,
                             "bn_batches": 20, "mode_seeking": 0.0, "d_warmup": 0,
                             "d_aux": 0.0, "g_aux": 0.0, "d_aux_pretrain": 0,
-                            "soften": False, "damsm_soften": False}
+                            "soften": False, "damsm_soften": False, "damsm_first": 0.0}
 TRAINING_FOR: dict[str, dict[str, Any]] = {
     "paper-cub": {**TRAINING, "steps": 600 * 442},  # 600 epochs of CUB's 8,855 images
     # CPU budget: about 28 minutes of wall time; a shorter horizon for the weight average

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
+import torch.nn.functional as F
 
 from zoo_core.blocks.attn_report import training_report
 from zoo_core.blocks.attn_shapes import evaluators, shapes_data
@@ -36,18 +37,21 @@ TWIN_NEGATIVES = {
     "d+damsm": f"{TWIN_NEGATIVES_D} and as extra negatives in the DAMSM term's image -> text halves",
 }
 
-def damsm_loss_term(damsm: Any, lam: float, twins: bool = False, softened: bool = False) -> Callable:
+def damsm_loss_term(damsm: Any, lam: float, twins: bool = False, softened: bool = False,
+                    first: float = 0.0) -> Callable:
     """AttnGAN's generator DAMSM term: lambda * (words_loss + sent_loss) of the last stage.
 
     ``twins`` (a deviation, off in the paper's recipe): the image -> text halves also rank each
     image's caption above its scene's shape twin caption (``batch["twin_text"]``), a negative
     only shape tells apart. ``softened`` (a deviation, off in the paper's recipe): the image
-    encoder reads the images softened (``blocks.soften``), so that pixel-level detail cannot
-    match the words."""
+    encoder reads the last stage's images softened (``blocks.soften``), so that pixel-level
+    detail cannot match the words. ``first`` (a deviation, 0 in the paper's recipe) adds
+    ``first`` * the same term on the first stage's images, resized (bilinear) to the last
+    stage's size, so that the coarse stage has to lay out shapes rather than leave every shape
+    to the refiners."""
 
-    def extra(model: Any, out: Any, batch: dict[str, Any], text: Any):
-        image = out.images[-1]
-        regions, code = damsm.image_encoder(soften_images(image) if softened and softens(image.shape[-1]) else image)
+    def scored(image: torch.Tensor, text: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        regions, code = damsm.image_encoder(image)
         cls = batch["class_ids"]
         twin = batch.get("twin_text") if twins else None
         if twin is None:
@@ -57,8 +61,18 @@ def damsm_loss_term(damsm: Any, lam: float, twins: bool = False, softened: bool 
             words = word_scores(regions, torch.cat([text.words, twin.words]), torch.cat([text.lengths, twin.lengths]))
             w0, w1 = losses_with_twins(words * GAMMA3, cls)
             s0, s1 = losses_with_twins(sentence_scores(code, torch.cat([text.sentence, twin.sentence])) * GAMMA3, cls)
-        w, s = w0 + w1, s0 + s1
-        return lam * (w + s), {"w_loss": float(w.detach()), "s_loss": float(s.detach())}
+        return w0 + w1, s0 + s1
+
+    def extra(model: Any, out: Any, batch: dict[str, Any], text: Any):
+        image = out.images[-1]
+        w, s = scored(soften_images(image) if softened and softens(image.shape[-1]) else image, text, batch)
+        loss, stats = lam * (w + s), {"w_loss": float(w.detach()), "s_loss": float(s.detach())}
+        if first > 0 and len(out.images) > 1:
+            coarse = F.interpolate(out.images[0], size=image.shape[-2:], mode="bilinear", align_corners=False)
+            w0, s0 = scored(coarse, text, batch)
+            loss = loss + first * (w0 + s0)
+            stats["w0_loss"], stats["s0_loss"] = float(w0.detach()), float(s0.detach())
+        return loss, stats
 
     return extra
 
@@ -73,7 +87,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           mode_seeking: float | None = None, d_warmup: int | None = None, d_aux: float | None = None,
           g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
           ngf: int | None = None, kl_weight: float | None = None, soften: bool | None = None,
-          damsm_soften: bool | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          damsm_soften: bool | None = None,
+          damsm_first: float | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
@@ -102,7 +117,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     ``d_aux_pretrain`` steps train trunks and heads on real images first (``blocks.aux_attributes``).
     ``soften`` (not in the paper; needs ``d_aux``) has the heads read the 64x64 images softened
     and ``keep_best`` rank checks by their softened scores (``attn_training.train_attentional``);
-    ``damsm_soften`` (not in the paper) has the DAMSM term read them softened (``damsm_loss_term``).
+    ``damsm_soften`` (not in the paper) has the DAMSM term read them softened, and ``damsm_first``
+    (not in the paper) weighs the same term on the first stage's images (``damsm_loss_term``).
     """
     dataset = "shapes" if data is None else None  # what the saved card names
     damsm_asked = damsm
@@ -110,7 +126,7 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     hp = recipe_with(hp, batch_size, damsm_lambda=damsm_lambda, lr_g=lr_g, lr_d=lr_d, mode_seeking=mode_seeking,
                      d_warmup=d_warmup, d_aux=d_aux, g_aux=g_aux,
                      d_aux_pretrain=d_aux_pretrain, kl_weight=kl_weight, soften=soften,
-                     damsm_soften=damsm_soften)
+                     damsm_soften=damsm_soften, damsm_first=damsm_first)
     hp = with_twin_negatives(hp, twin_negatives, TWIN_NEGATIVES, twin_kinds)
     twins = hp["twin_negatives"]
     model, damsm = setup_attentional(AttnGAN, with_sizes(get_config(config), r_num, ndf, ngf), damsm=damsm,
@@ -128,14 +144,16 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     evaluate, final_evaluate = evaluators(evaluate, by_default=isinstance(config, str) and config == "small",
                                           keep_best=keep_best, softened=hp["soften"])
     hp["keep_best"] = keep_best
-    run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm", hp["damsm_soften"]), hp,
+    run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm", hp["damsm_soften"],
+                                                                          hp["damsm_first"]), hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
                                      eval_every=eval_every, log=log, disc_state=disc_state,
                                      final_evaluate=final_evaluate)
     recipe = {
         "objective": f"adversarial (cond + uncond, every stage) + {hp['damsm_lambda']:g} x DAMSM "
                      f"(words + sentence, both directions, last stage{', read softened' if hp['damsm_soften'] else ''}) "
-                     f"+ {hp['kl_weight']:g} x KL(CA)"
+                     + (f"+ {hp['damsm_first']:g} x DAMSM (first stage, resized up) " if hp["damsm_first"] else "")
+                     + f"+ {hp['kl_weight']:g} x KL(CA)"
                      + objective_note(hp["mode_seeking"]),
         "hard_negatives": twin_note(TWIN_NEGATIVES, hp),
         "text_encoder": f"the DAMSM bi-LSTM of {damsm_name(damsm_asked)}, frozen; its image encoder scores G",

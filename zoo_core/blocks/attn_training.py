@@ -84,7 +84,7 @@ def with_sizes(cfg: dict[str, Any], r_num: int | None = None, ndf: int | None = 
 # recipe values that count something, with the least each may be
 COUNTS = {"batch_size": 1, "d_warmup": 0, "d_aux_pretrain": 0}
 # weights of terms that are off by default: 0 turns one off again
-MAY_BE_ZERO = {"mode_seeking", "d_aux", "g_aux"}
+MAY_BE_ZERO = {"mode_seeking", "d_aux", "g_aux", "damsm_first"}
 FLAGS = {"soften", "damsm_soften"}  # true / false
 
 
