@@ -111,6 +111,17 @@ def caption_accuracy_evaluator(n: int = 500, seed: int = 0, classifier: Any = No
     return evaluate
 
 
+def stage_reals(x01: torch.Tensor, sizes: Sequence[int]) -> dict[int, torch.Tensor]:
+    """The real images each stage's discriminator sees: ``x01`` (N, 3, H, W) in [0, 1] resized
+    (bilinear, antialiased when shrinking) to every size in ``sizes``, in [-1, 1]."""
+    reals = {}
+    for s in sorted(set(sizes)):
+        x = x01 if x01.shape[-1] == s else F.interpolate(
+            x01, size=(s, s), mode="bilinear", align_corners=False, antialias=s < x01.shape[-1])
+        reals[s] = (x.clamp(0, 1) * 2 - 1).contiguous()
+    return reals
+
+
 class ShapesBatches:
     """Training pairs for the attentional generators: real images at every stage's size (in
     [-1, 1]) and tokenised captions (all CAPTIONS_PER_IMAGE per image; one drawn per step).
@@ -125,11 +136,7 @@ class ShapesBatches:
     def __init__(self, x01: torch.Tensor, captions: Sequence[Sequence[str]], vocab: Any, max_words: int,
                  sizes: Sequence[int], class_ids: torch.Tensor | None = None,
                  twin_captions: Sequence[Sequence[str]] | None = None, labels: torch.Tensor | None = None) -> None:
-        self.reals = {}
-        for s in sorted(set(sizes)):
-            x = x01 if x01.shape[-1] == s else F.interpolate(
-                x01, size=(s, s), mode="bilinear", align_corners=False, antialias=s < x01.shape[-1])
-            self.reals[s] = (x.clamp(0, 1) * 2 - 1).contiguous()
+        self.reals = stage_reals(x01, sizes)
         self.sizes = list(sizes)
         k = len(captions[0])
         flat = [c for caps in captions for c in caps]
