@@ -186,14 +186,21 @@ def test_snapshot_checks_use_training_captions_and_the_report_test_captions():
     assert evaluators(stub, by_default=True, keep_best=True) == (stub, stub)
 
 
-def test_damsm_term_with_twins_only_changes_the_image_to_text_halves():
-    from plugins.attngan.train import damsm_loss_term
+def tiny_damsm_and_model() -> tuple:
+    """Random tiny DAMSM encoders and a tiny AttnGAN reading their text encoder (seeded)."""
     from zoo_core.blocks.damsm_model import DAMSMEncoders
 
     torch.manual_seed(0)
     damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny").eval()
     model = AttnGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
     model.use_text_encoder(damsm)
+    return damsm, model
+
+
+def test_damsm_term_with_twins_only_changes_the_image_to_text_halves():
+    from plugins.attngan.train import damsm_loss_term
+
+    damsm, model = tiny_damsm_and_model()
     text = model.encode_prompts(["a red circle", "a blue square above a green star", "a big pink cross"])
     images = torch.rand(3, 3, 64, 64) * 2 - 1
     out = type("Out", (), {"images": [images]})()
@@ -215,13 +222,9 @@ def test_damsm_term_with_twins_only_changes_the_image_to_text_halves():
 def test_damsm_soften_has_the_image_encoder_read_the_images_softened():
     from plugins.attngan.train import damsm_loss_term
     from zoo_core.blocks.damsm import sent_loss, words_loss
-    from zoo_core.blocks.damsm_model import DAMSMEncoders
     from zoo_core.blocks.soften import soften
 
-    torch.manual_seed(0)
-    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny").eval()
-    model = AttnGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
-    model.use_text_encoder(damsm)
+    damsm, model = tiny_damsm_and_model()
     text = model.encode_prompts(["a red circle", "a blue square above a green star"])
     images = torch.rand(2, 3, 64, 64) * 2 - 1
     out = type("Out", (), {"images": [images]})()
@@ -237,12 +240,8 @@ def test_damsm_first_scores_the_first_stage_resized_up_as_well():
     import torch.nn.functional as F
 
     from plugins.attngan.train import damsm_loss_term
-    from zoo_core.blocks.damsm_model import DAMSMEncoders
 
-    torch.manual_seed(0)
-    damsm = DAMSMEncoders(text_encoder="tiny", image_encoder="tiny").eval()
-    model = AttnGAN(**{**TINY, "vocab": list(damsm.vocab.words), "text_encoder": "tiny"})
-    model.use_text_encoder(damsm)
+    damsm, model = tiny_damsm_and_model()
     text = model.encode_prompts(["a red circle", "a blue square above a green star"])
     coarse, last = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 64, 64) * 2 - 1
     out = type("Out", (), {"images": [coarse, last]})()
