@@ -1,6 +1,6 @@
 """What the generator probes (probe_relations, probe_diversity, probe_shapes, probe_stages,
-probe_softened, probe_heads) share: their command line's common part, the test prompts, and the model with
-the shapes attribute classifier that judges it."""
+probe_softened, probe_heads) share: their command line's common part, the test prompts, and the
+model with the shapes attribute classifier that judges it."""
 from __future__ import annotations
 
 import argparse

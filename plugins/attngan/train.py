@@ -87,8 +87,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
           mode_seeking: float | None = None, d_warmup: int | None = None, d_aux: float | None = None,
           g_aux: float | None = None, d_aux_pretrain: int | None = None, ndf: int | None = None,
           ngf: int | None = None, kl_weight: float | None = None, soften: bool | None = None,
-          damsm_soften: bool | None = None,
-          damsm_first: float | None = None, log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
+          damsm_soften: bool | None = None, damsm_first: float | None = None,
+          log: Callable[[str], None] | None = print) -> tuple[AttnGAN, dict[str, Any]]:
     """Train an AttnGAN generator on shapes.
 
     ``epochs`` (passes over the 8,000 training images) or ``steps`` / ``max_steps`` / ``minutes``
@@ -144,8 +144,8 @@ def train(config: str | dict[str, Any] = "small", *, epochs: int | None = None, 
     evaluate, final_evaluate = evaluators(evaluate, by_default=isinstance(config, str) and config == "small",
                                           keep_best=keep_best, softened=hp["soften"])
     hp["keep_best"] = keep_best
-    run, metrics = train_with_recipe(model, batches, damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm", hp["damsm_soften"],
-                                                                          hp["damsm_first"]), hp,
+    damsm_term = damsm_loss_term(damsm, hp["damsm_lambda"], twins == "d+damsm", hp["damsm_soften"], hp["damsm_first"])
+    run, metrics = train_with_recipe(model, batches, damsm_term, hp,
                                      steps=steps, minutes=minutes, seed=seed, evaluate=evaluate,
                                      eval_every=eval_every, log=log, disc_state=disc_state,
                                      final_evaluate=final_evaluate)
