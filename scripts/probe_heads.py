@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe_common import positive_int, probe_parser  # noqa: E402
+from probe_common import positive_int, probe_parser, test_prompts  # noqa: E402
 
 
 def load_heads(path: str, model: Any) -> tuple[list[Any], list[Any]]:
@@ -88,11 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     except BadInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    x01, captions, labels = load_shapes("test", with_captions=True, with_attributes=True, n=args.scenes)
+    x01, labels = load_shapes("test", with_attributes=True, n=args.scenes)
     labels = torch.as_tensor(labels, dtype=torch.long)
-    prompts = [c[i % len(c)] for i, c in enumerate(captions)]
+    prompts = test_prompts(args.scenes)  # one caption of each of those scenes
     reals = stage_reals(torch.as_tensor(x01).float(), model.sizes)
-    torch.manual_seed(args.seed)  # the discriminators' batch statistics are the only randomness left
     rows = []
     for k, (size, netD, head) in enumerate(zip(model.sizes, netsD, heads)):
         fakes = model.sample(len(prompts), prompt=prompts, generator=args.seed, stage=k,
